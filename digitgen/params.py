@@ -157,6 +157,11 @@ class SequencesParams:
         for split in self.splits:
             if split not in SPLIT_NAMES:
                 _fail(f"{prefix}.splits", split, f"is not a split; valid splits are {list(SPLIT_NAMES)}")
+        missing = [split for split in SPLIT_NAMES if split not in self.splits]
+        if missing:
+            _fail(f"{prefix}.splits", sorted(self.splits), f"must define every split {list(SPLIT_NAMES)}; missing {missing}")
+        if self.width is None:
+            _fail(f"{prefix}.width", None, "must be an integer: every image of a dataset has the same width")
         test = self.splits.get("test")
         if test is not None and set(test.sources) - {"real"}:
             _fail(

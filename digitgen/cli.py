@@ -1,0 +1,141 @@
+"""The ``digitgen`` command.
+
+Sub-commands::
+
+    digitgen sequence DIGITS MIN MAX WIDTH [--out FILE] [--seed N] [--source NAME] ...
+    digitgen dataset SPLIT --out DIR [--params params.yaml] [--mnist FILE] [--banks DIR]
+    digitgen check-params [params.yaml]
+
+Errors in the input are reported as one line on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from digitgen.params import SOURCE_NAMES, ParamsError
+
+logger = logging.getLogger("digitgen")
+
+
+def _width(text: str) -> int | None:
+    if text.lower() in ("tight", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"WIDTH == {text!r}, must be an integer number of pixels or 'tight'.") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitgen", description="Synthetic handwritten-digit sequences from MNIST.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress at INFO level")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    seq = commands.add_parser(
+        "sequence",
+        help="compose one digit sequence into a PNG",
+        description="Compose DIGITS into one 28-pixel-high PNG (white ink on black, like MNIST) and print its path.",
+    )
+    seq.add_argument("digits", help="the digits to write, e.g. 2934")
+    seq.add_argument("min_spacing", type=int, help="smallest gap between digits, in pixels (negative: overlap)")
+    seq.add_argument("max_spacing", type=int, help="largest gap between digits, in pixels")
+    seq.add_argument("width", type=_width, help="image width in pixels, or 'tight'")
+    seq.add_argument("--out", type=Path, help="output PNG (default: 2-9-3-4.png in the current folder)")
+    seq.add_argument("--seed", type=int, default=None, help="random seed (default: fresh entropy)")
+    seq.add_argument("--source", default="real", help=f"digit source: one of {list(SOURCE_NAMES)} (default: real)")
+    seq.add_argument("--split", choices=("train", "test"), default="test", help="MNIST split for --source real (default: test)")
+    seq.add_argument("--data", type=Path, help="mnist.npz to draw real digits from (default: the project's, else the user cache)")
+    seq.add_argument("--banks", type=Path, help="folder of generated banks (default: the project's data/banks)")
+    seq.add_argument("--mode", choices=("random", "fill"), default="random", help="random gaps, or one equal gap filling WIDTH")
+    seq.add_argument("--measure", choices=("cell", "ink"), default="cell", help="measure gaps between 28-px cells or ink")
+    seq.add_argument("--align", choices=("random", "center"), default="random", help="where the slack goes (default: random)")
+
+    data = commands.add_parser(
+        "dataset", help="write one split of the sharded sequence dataset (what the DVC stage runs)"
+    )
+    data.add_argument("split", choices=("train", "test"))
+    data.add_argument("--out", type=Path, required=True, help="output folder for this split")
+    data.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+    data.add_argument("--mnist", type=Path, help="mnist.npz (default: the project's, else the user cache)")
+    data.add_argument("--banks", type=Path, help="folder of generated banks (default: the project's data/banks)")
+    data.add_argument("--workers", type=int, help="worker processes (default: sequences.workers; 0 = all cores)")
+
+    check = commands.add_parser("check-params", help="validate a params file and print a summary")
+    check.add_argument("params", nargs="?", type=Path, default=Path("params.yaml"))
+    return parser
+
+
+def _project_banks() -> Path:
+    return Path(__file__).resolve().parents[1] / "data" / "banks"
+
+
+def _sequence(args: argparse.Namespace) -> None:
+    from digitgen.bank import bank_path, load_bank, load_real_bank
+    from digitgen.compose import check_layout, compose_sequence, parse_digits
+
+    digits = parse_digits(args.digits)
+    check_layout(len(digits), (args.min_spacing, args.max_spacing), args.width, mode=args.mode, measure=args.measure)
+    if args.source not in SOURCE_NAMES:
+        raise ValueError(f"--source == {args.source!r}, must be one of {list(SOURCE_NAMES)}.")
+    if args.source == "real":
+        bank = load_real_bank(args.split, args.data)
+    else:
+        bank = load_bank(bank_path(args.banks or _project_banks(), args.source), args.source)
+    image = compose_sequence(
+        args.digits,
+        (args.min_spacing, args.max_spacing),
+        args.width,
+        bank=bank,
+        rng=np.random.default_rng(args.seed),
+        mode=args.mode,
+        measure=args.measure,
+        align=args.align,
+    )
+    out = args.out or Path("-".join(args.digits) + ".png")
+    if out.parent and not out.parent.is_dir():
+        raise FileNotFoundError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist.")
+    Image.fromarray(np.round(image * 255).astype(np.uint8)).save(out)
+    print(out)
+
+
+def _dataset(args: argparse.Namespace) -> None:
+    from digitgen.data.mnist import default_mnist_npz
+    from digitgen.params import load_params
+    from digitgen.shards import emit_split
+
+    params = load_params(args.params).sequences
+    mnist = default_mnist_npz(args.mnist)
+    summary = emit_split(args.split, params, mnist, args.banks or _project_banks(), args.out, workers=args.workers)
+    print(f"{summary.out_dir}: {summary.count} sequences in {summary.shards} shards")
+
+
+def _check_params(args: argparse.Namespace) -> None:
+    from digitgen.params import load_params
+
+    params = load_params(args.params)
+    seq = params.sequences
+    print(f"{args.params}: ok")
+    print(f"  download: source {params.download.source}, verify {params.download.verify}")
+    for split, spec in sorted(seq.splits.items()):
+        sources = ", ".join(f"{name} {weight:g}" for name, weight in spec.sources.items())
+        print(f"  sequences.{split}: {spec.count} sequences of {seq.length.min}-{seq.length.max} digits, 28x{seq.width}, sources {sources}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    handlers = {"sequence": _sequence, "dataset": _dataset, "check-params": _check_params}
+    try:
+        handlers[args.command](args)
+    except (ValueError, FileNotFoundError, ParamsError) as error:
+        print(f"digitgen {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,125 @@
+"""End to end: `dvc repro` of the real dvc.yaml on a tiny synthetic `path` source in a temporary git repo."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from digitgen.data.idx import write_idx
+
+ROOT = Path(__file__).resolve().parents[1]
+IDX_NAMES = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+def run(args, cwd, env):
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture
+def repo(tmp_path, mnist_arrays):
+    """A git + DVC repo holding the project's pipeline, with tiny params and a synthetic MNIST folder."""
+    raw = tmp_path / "fixture"
+    raw.mkdir()
+    for key, name in IDX_NAMES.items():
+        write_idx(raw / name, mnist_arrays[key])
+    # the path source takes gzipped files as well as plain ones
+    for name in ("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"):
+        (raw / f"{name}.gz").write_bytes(gzip.compress((raw / name).read_bytes(), mtime=0))
+        (raw / name).unlink()
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for item in ("dvc.yaml", ".dvcignore"):
+        shutil.copy(ROOT / item, repo / item)
+    for folder in ("stages", "digitgen"):
+        shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["download"].update(source="path", path=str(raw), verify=False)
+    params["sequences"].update(width=180, shard_size=25, previews=3, workers=2)
+    params["sequences"]["splits"]["train"]["count"] = 60
+    params["sequences"]["splits"]["test"]["count"] = 30
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    env = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONPATH=str(repo))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    run(["git", "init", "-q"], repo, env)
+    run(["git", "config", "user.email", "ci@example.invalid"], repo, env)
+    run(["git", "config", "user.name", "ci"], repo, env)
+    dvc = [sys.executable, "-m", "dvc"]
+    run([*dvc, "init", "-q"], repo, env)
+    run([*dvc, "config", "core.analytics", "false"], repo, env)
+    run([*dvc, "config", "core.check_update", "false"], repo, env)
+    return repo, env, dvc
+
+
+def test_dvc_repro_builds_the_contract_and_reruns_only_what_changed(repo, mnist_arrays):
+    repo, env, dvc = repo
+    log = run([*dvc, "repro"], repo, env)
+    for stage in ("download", "decode", "sequences"):
+        assert f"Running stage '{stage}'" in log
+
+    raw = repo / "data" / "raw" / "mnist"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(IDX_NAMES.values())
+    with np.load(repo / "data" / "interim" / "mnist.npz") as arrays:
+        assert sorted(arrays.files) == ["x_test", "x_train", "y_test", "y_train"]
+        for key, value in mnist_arrays.items():
+            np.testing.assert_array_equal(arrays[key], value)
+            assert arrays[key].dtype == np.uint8
+
+    for split, count in (("train", 60), ("test", 30)):
+        folder = repo / "outputs" / "sequences" / split
+        shard_names = [f"shard-{i:05d}.npz" for i in range(-(-count // 25))]
+        assert sorted(p.name for p in folder.glob("shard-*.npz")) == shard_names
+        manifest = pd.read_csv(folder / "manifest.csv", dtype={"label": str})
+        assert len(manifest) == count
+        assert len(list((folder / "preview").glob("*.png"))) == 3
+        with np.load(folder / "shard-00000.npz") as shard:
+            assert shard["images"].shape == (25, 28, 180) and shard["images"].dtype == np.uint8
+            assert shard["labels"].dtype == np.int16 and shard["boxes"].shape[2] == 4
+            assert shard["source_names"].tolist() == ["real"]
+            y = mnist_arrays[f"y_{split}"]
+            for row in range(25):
+                n = shard["lengths"][row]
+                np.testing.assert_array_equal(y[shard["source_index"][row, :n]], shard["labels"][row, :n])
+
+    assert "Data and pipelines are up to date" in run([*dvc, "status"], repo, env)
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["sequences"]["width"] = 190
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = run([*dvc, "status"], repo, env)
+    assert "sequences:" in status and "download:" not in status and "decode:" not in status
+
+    log = run([*dvc, "repro"], repo, env)
+    assert "Running stage 'sequences'" in log
+    assert "Running stage 'download'" not in log and "Running stage 'decode'" not in log
+    with np.load(repo / "outputs" / "sequences" / "test" / "shard-00000.npz") as shard:
+        assert shard["images"].shape == (25, 28, 190)
+    assert "Data and pipelines are up to date" in run([*dvc, "status"], repo, env)
+
+
+def test_bad_params_stop_the_stage_before_it_writes(repo):
+    repo, env, dvc = repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["sequences"]["splits"]["train"]["sources"] = {"real": 1.0, "gan": 1.0}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = subprocess.run([*dvc, "repro"], cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode != 0
+    assert "'gan', is not a digit source" in result.stdout + result.stderr
+    assert not (repo / "outputs" / "sequences").exists() or not any((repo / "outputs" / "sequences").iterdir())

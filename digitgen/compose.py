@@ -280,15 +280,16 @@ def _paste_slot(
     """
     _, height, width = images.shape
     inside = (xs >= 0) & (xs <= width - DIGIT_SIZE)
-    flat = images.reshape(-1)
-    blocks = np.lib.stride_tricks.as_strided(
-        flat, shape=(flat.size - (height - 1) * width - DIGIT_SIZE + 1, height, DIGIT_SIZE), strides=(1, width, 1)
-    )
-    offsets = rows[inside] * (height * width) + xs[inside]
-    cells = pool[digit_rows[inside]]
-    if merge:
-        np.maximum(cells, blocks[offsets], out=cells)
-    blocks[offsets] = cells
+    if inside.any():
+        flat = images.reshape(-1)
+        blocks = np.lib.stride_tricks.as_strided(
+            flat, shape=(flat.size - (height - 1) * width - DIGIT_SIZE + 1, height, DIGIT_SIZE), strides=(1, width, 1)
+        )
+        offsets = rows[inside] * (height * width) + xs[inside]
+        cells = pool[digit_rows[inside]]
+        if merge:
+            np.maximum(cells, blocks[offsets], out=cells)
+        blocks[offsets] = cells
     for x0 in np.unique(xs[~inside]):
         members = np.flatnonzero(xs == x0)
         lo, hi = max(int(x0), 0), min(int(x0) + DIGIT_SIZE, width)

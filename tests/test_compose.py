@@ -210,3 +210,10 @@ def test_compose_sequence_uses_the_given_bank():
 def test_compose_sequence_checks_before_loading_data(tmp_path):
     with pytest.raises(ValueError, match="minimum width is 152"):
         compose_sequence("12345", (0, 3), 100, data=tmp_path / "missing.npz")
+
+
+def test_tight_ink_width_narrower_than_a_cell():
+    pool = np.zeros((1, 28, 28), dtype=np.uint8)
+    pool[0, 4:24, 12:15] = 255  # a "1" three pixels wide
+    image = compose_batch(pool, np.zeros((1, 1), int), (0, 0), None, rng=np.random.default_rng(0), measure="ink").images
+    assert image.shape == (1, 28, 3) and np.all(image[0, 4:24] == 255)

@@ -1,0 +1,146 @@
+"""Benchmark: batch composer vs a naive per-sequence loop, and the sequences stage end to end.
+
+Usage::
+
+    python benchmarks/compose.py                  # composer + stage at 100k and 1M sequences
+    python benchmarks/compose.py --sizes 100000   # a quicker run
+    python benchmarks/compose.py --data PATH      # another mnist.npz
+
+Part 1 (one core, in process): 5-digit sequences, width 200, spacing [0, 10],
+real MNIST test digits. The baseline is the classic per-sequence loop: for
+each digit pick a random image of its class, scale it to float32 [0, 1],
+``np.hstack`` it with zero spacers of random width, pad to the width. The
+batch composer does the same work (digit draws included) for whole batches.
+
+Part 2: ``digitgen dataset train`` in a subprocess on all cores, NPZ shards
+written to a temporary folder; wall time, sequences/s and the peak resident
+memory of the whole process tree (sampled every 20 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import yaml
+
+from digitgen.bank import load_real_bank
+from digitgen.compose import compose_batch, ink_extents
+
+WIDTH, LENGTH, SPACING = 200, 5, (0, 10)
+
+
+def naive_loop(bank, digits: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
+    """The classic per-sequence composition (the baseline)."""
+    by_digit = [np.flatnonzero(bank.labels == d) for d in range(10)]
+    images = []
+    for sequence in digits:
+        parts = []
+        for position, digit in enumerate(sequence):
+            if position:
+                parts.append(np.zeros((28, rng.integers(SPACING[0], SPACING[1] + 1)), dtype=np.float32))
+            parts.append(bank.images[rng.choice(by_digit[digit])].astype(np.float32) / 255)
+        row = np.hstack(parts)
+        left = rng.integers(0, WIDTH - row.shape[1] + 1)
+        images.append(np.pad(row, ((0, 0), (left, WIDTH - row.shape[1] - left))))
+    return images
+
+
+def batch_composer(bank, digits: np.ndarray, rng: np.random.Generator, batch: int, reuse: bool) -> None:
+    """The vectorised composer on the same work, ``batch`` sequences at a time."""
+    extents = ink_extents(bank.images)
+    buffer = np.empty((batch, 28, WIDTH), dtype=np.uint8) if reuse else None
+    for start in range(0, len(digits), batch):
+        chunk = digits[start : start + batch]
+        rows = bank.draw(chunk, rng)
+        out = buffer[: len(chunk)] if reuse else None
+        compose_batch(bank.images, rows, SPACING, WIDTH, rng=rng, extents=extents, out=out)
+
+
+def rate(function, count: int, repeats: int = 3) -> float:
+    """Best sequences/s over ``repeats`` runs."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return count / best
+
+
+def part_composer(data: str | None, naive_count: int, batch_count: int) -> None:
+    bank = load_real_bank("test", data)
+    rng = np.random.default_rng(0)
+    digits_naive = rng.integers(0, 10, size=(naive_count, LENGTH))
+    digits_batch = rng.integers(0, 10, size=(batch_count, LENGTH))
+    naive = rate(lambda: naive_loop(bank, digits_naive, np.random.default_rng(1)), naive_count)
+    print(f"naive per-sequence loop (float32 out)        {naive:>12,.0f} sequences/s")
+    for label, reuse in (("batch composer, 10k batches, reused buffer", True), ("batch composer, 10k batches, fresh arrays ", False)):
+        fast = rate(lambda: batch_composer(bank, digits_batch, np.random.default_rng(1), 10_000, reuse), batch_count)
+        print(f"{label}  {fast:>12,.0f} sequences/s   {fast / naive:5.1f}x naive")
+
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for proc in [process, *process.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def part_stage(data: str | None, sizes: list[int], compress_level: int) -> None:
+    from digitgen.data.mnist import default_mnist_npz
+
+    mnist = default_mnist_npz(data)
+    root = Path(__file__).resolve().parents[1]
+    for size in sizes:
+        work = Path(tempfile.mkdtemp(prefix="digitgen-bench-"))
+        try:
+            params = yaml.safe_load((root / "params.yaml").read_text())
+            params["sequences"].update(length={"min": LENGTH, "max": LENGTH}, width=WIDTH, compress_level=compress_level, workers=0)
+            params["sequences"]["splits"]["train"]["count"] = size
+            (work / "params.yaml").write_text(yaml.safe_dump(params))
+            command = [sys.executable, "-m", "digitgen", "dataset", "train", "--params", str(work / "params.yaml"),
+                       "--mnist", str(mnist), "--out", str(work / "train")]
+            start = time.perf_counter()
+            process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            peak = 0
+            while process.poll() is None:
+                peak = max(peak, tree_rss(process))
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - start
+            if process.returncode != 0:
+                raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()}")
+            on_disk = sum(p.stat().st_size for p in (work / "train").rglob("*") if p.is_file())
+            print(
+                f"sequences stage, {size:>10,} sequences, level {compress_level}: {elapsed:6.1f} s  "
+                f"{size / elapsed:>9,.0f} sequences/s  peak RSS {peak / 2**20:6.0f} MiB  on disk {on_disk / 2**20:7.0f} MiB"
+            )
+        finally:
+            shutil.rmtree(work)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="mnist.npz (default: the project's, else the user cache)")
+    parser.add_argument("--naive", type=int, default=20_000, help="sequences for the naive loop")
+    parser.add_argument("--batch", type=int, default=100_000, help="sequences for the batch composer")
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated dataset sizes for the stage")
+    parser.add_argument("--compress-level", type=int, default=1, help="shard zlib level for the stage runs")
+    args = parser.parse_args()
+    print(f"cores: {len(os.sched_getaffinity(0))}, numpy {np.__version__}")
+    part_composer(args.data, args.naive, args.batch)
+    part_stage(args.data, [int(s) for s in args.sizes.split(",") if s], args.compress_level)
+
+
+if __name__ == "__main__":
+    main()

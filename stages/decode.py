@@ -1,0 +1,31 @@
+"""DVC stage ``decode``: turn the raw MNIST IDX files into one NPZ of arrays.
+
+Inputs:  ``--raw`` (default data/raw/mnist/): the four IDX files of the download stage.
+Outputs: ``--out`` (default data/interim/mnist.npz): x_train uint8 (60000, 28, 28),
+         y_train uint8 (60000,), x_test uint8 (10000, 28, 28), y_test uint8 (10000,).
+Params:  none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from digitgen.data import decode_mnist, save_mnist_npz
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--raw", default="data/raw/mnist", help="folder of the four IDX files (default: %(default)s)")
+    parser.add_argument("--out", default="data/interim/mnist.npz", help="output NPZ (default: %(default)s)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    arrays = decode_mnist(args.raw)
+    save_mnist_npz(arrays, args.out)
+    logging.getLogger("decode").info(
+        "wrote %s: %d training and %d test images", args.out, len(arrays["y_train"]), len(arrays["y_test"])
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Tests of the `digitgen` command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digitgen.cli import main
+from digitgen.io import write_npz
+
+
+def test_sequence_writes_the_classic_file_name(tmp_path, mnist_npz, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sequence", "2934", "0", "10", "200", "--seed", "3", "--data", str(mnist_npz)]) == 0
+    assert capsys.readouterr().out.strip() == "2-9-3-4.png"
+    image = np.asarray(Image.open(tmp_path / "2-9-3-4.png"))
+    assert image.shape == (28, 200) and image.dtype == np.uint8 and image.max() == 255
+    main(["sequence", "2934", "0", "10", "200", "--seed", "3", "--data", str(mnist_npz), "--out", "again.png"])
+    np.testing.assert_array_equal(image, np.asarray(Image.open(tmp_path / "again.png")))
+
+
+def test_sequence_options(tmp_path, mnist_npz, capsys):
+    out = tmp_path / "fill.png"
+    args = ["sequence", "123", "10", "20", "110", "--mode", "fill", "--split", "train", "--data", str(mnist_npz), "--out", str(out)]
+    assert main(args) == 0
+    assert np.asarray(Image.open(out)).shape == (28, 110)
+    assert main(["sequence", "77", "-4", "-4", "tight", "--measure", "ink", "--data", str(mnist_npz), "--out", str(out)]) == 0
+    assert np.asarray(Image.open(out)).shape[0] == 28
+
+
+def test_sequence_from_a_generated_bank(tmp_path, capsys):
+    images = np.zeros((10, 28, 28), np.uint8)
+    images[:, 4:24, 8:20] = 255
+    write_npz(tmp_path / "kde.npz", {"images": images, "labels": np.arange(10, dtype=np.int16)})
+    out = tmp_path / "k.png"
+    assert main(["sequence", "42", "0", "0", "56", "--source", "kde", "--banks", str(tmp_path), "--out", str(out)]) == 0
+    assert (np.asarray(Image.open(out)) == 255).sum() == 2 * 20 * 12
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["12a", "0", "10", "200"], "digits == '12a', must be a non-empty string of the characters 0-9"),
+        (["1234", "10", "0", "200"], "spacing min == 10 is greater than spacing max == 0"),
+        (["12345", "0", "10", "100"], "minimum width is 180"),
+        (["12", "0", "1", "100", "--source", "gan"], "--source == 'gan', must be one of"),
+        (["12", "0", "1", "100", "--source", "kde", "--banks", "/nonexistent"], "bank file '/nonexistent/kde.npz' for source 'kde' does not exist"),
+        (["12", "0", "1", "100", "--data", "/nonexistent/mnist.npz"], "/nonexistent/mnist.npz"),
+    ],
+)
+def test_sequence_errors_are_one_clear_line(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sequence", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("digitgen sequence: error:") and message in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_width_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sequence", "12", "0", "1", "wide"])
+    assert exit_info.value.code == 2
+    assert "WIDTH == 'wide', must be an integer number of pixels or 'tight'" in capsys.readouterr().err
+
+
+def test_dataset_command(tmp_path, mnist_npz, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("sequences:\n  shard_size: 8\n  previews: 2\n  splits:\n    train: {count: 20}\n    test: {count: 10}\n")
+    assert main(["dataset", "test", "--params", str(params), "--mnist", str(mnist_npz), "--out", str(tmp_path / "test"), "--workers", "1"]) == 0
+    assert "10 sequences in 2 shards" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "test").glob("*.npz")) == ["shard-00000.npz", "shard-00001.npz"]
+
+
+def test_check_params(tmp_path, capsys):
+    good = tmp_path / "good.yaml"
+    good.write_text("sequences:\n  width: 220\n")
+    assert main(["check-params", str(good)]) == 0
+    assert "ok" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sequences:\n  widht: 220\n")
+    assert main(["check-params", str(bad)]) == 2
+    assert "unknown key sequences.widht" in capsys.readouterr().err
+
+
+def test_python_dash_m_runs_the_same_command(tmp_path, mnist_npz):
+    result = subprocess.run(
+        [sys.executable, "-m", "digitgen", "sequence", "07", "2", "2", "tight", "--seed", "1", "--data", str(mnist_npz)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0-7.png"
+    assert np.asarray(Image.open(tmp_path / "0-7.png")).shape == (28, 58)

@@ -180,7 +180,6 @@ def compose_batch(
     measure: Measure = "cell",
     align: Align = "random",
     extents: np.ndarray | None = None,
-    out: np.ndarray | None = None,
 ) -> ComposedBatch:
     """Compose a batch of digit sequences with whole-array operations.
 
@@ -194,9 +193,6 @@ def compose_batch(
     rng : source of every random draw (gaps, then margins).
     mode, measure, align : see the module docstring.
     extents : int16 (N, 4) from :func:`ink_extents` of ``pool``; computed if None.
-    out : optional uint8 (B, 28, W) buffer to compose into (it is cleared first).
-        Reusing one buffer across batches saves the page faults of a fresh
-        allocation, which cost more than the composition itself.
 
     Returns
     -------
@@ -251,13 +247,7 @@ def compose_batch(
         offset = rng.integers(0, slack + 1)
     x = cell_x - start[:, None] + offset[:, None]
 
-    if out is None:
-        images = np.zeros((batch, DIGIT_SIZE, out_width), dtype=np.uint8)
-    elif out.dtype != np.uint8 or out.shape != (batch, DIGIT_SIZE, out_width):
-        raise ValueError(f"out must be uint8 {(batch, DIGIT_SIZE, out_width)}, got {out.dtype} {out.shape}.")
-    else:
-        images = out
-        images.fill(0)
+    images = np.zeros((batch, DIGIT_SIZE, out_width), dtype=np.uint8)
     cells_may_overlap = measure == "ink" or low < 0
     for slot in range(slots):
         rows = np.flatnonzero(active[:, slot])

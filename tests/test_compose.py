@@ -64,15 +64,6 @@ def test_batch_matches_brute_force_reference(pool, measure, spacing, align):
     np.testing.assert_array_equal(fast.images, slow)
 
 
-def test_reused_buffer_gives_same_images(pool):
-    index = np.random.default_rng(0).integers(0, len(pool), size=(50, 4))
-    fresh = compose_batch(pool, index, (0, 5), 140, rng=np.random.default_rng(1))
-    buffer = np.full((50, 28, 140), 99, dtype=np.uint8)
-    reused = compose_batch(pool, index, (0, 5), 140, rng=np.random.default_rng(1), out=buffer)
-    assert reused.images is buffer
-    np.testing.assert_array_equal(fresh.images, reused.images)
-
-
 def test_cell_gaps_are_uniform_over_the_whole_range():
     block = np.full((1, 28, 28), 255, dtype=np.uint8)  # ink box == cell, so gaps are visible in the boxes
     index = np.zeros((6000, 2), dtype=np.int64)

@@ -6,6 +6,7 @@ Public API::
     digitgen.compose_batch(pool, index, spacing_range, width, *, rng, ...)
     digitgen.DigitBank, digitgen.load_real_bank, digitgen.load_bank
     digitgen.emit_split(split, params, mnist_path, banks_dir, out_dir)
+    digitgen.load_sequences(path_or_url, split, batch_size=256, shuffle=False, seed=None)
     digitgen.load_params(path)
 """
 
@@ -18,6 +19,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from digitgen.bank import DigitBank, load_bank, load_real_bank  # noqa: E402
 from digitgen.compose import compose_batch, compose_sequence  # noqa: E402
+from digitgen.loader import load_sequences  # noqa: E402
 from digitgen.params import load_params  # noqa: E402
 from digitgen.shards import emit_split  # noqa: E402
 
@@ -28,6 +30,7 @@ __all__ = [
     "compose_sequence",
     "emit_split",
     "load_bank",
+    "load_sequences",
     "load_params",
     "load_real_bank",
 ]

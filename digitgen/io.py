@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import json
 import os
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -86,21 +89,37 @@ def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], compres
     arrays : name -> array; object arrays are refused (they would need pickle).
     compress_level : 0 stores the arrays uncompressed; 1-9 is the zlib level.
     """
+    _check_level(compress_level)
+    with atomic_path(path) as tmp:
+        _write_npz_archive(tmp, arrays, compress_level)
+
+
+def npz_bytes(arrays: Mapping[str, np.ndarray], compress_level: int = 1) -> bytes:
+    """The bytes :func:`write_npz` would write, built in memory (for remote destinations)."""
+    _check_level(compress_level)
+    buffer = io.BytesIO()
+    _write_npz_archive(buffer, arrays, compress_level)
+    return buffer.getvalue()
+
+
+def _check_level(compress_level: int) -> None:
     if not 0 <= compress_level <= 9:
         raise ValueError(f"compress_level == {compress_level!r}, must be an integer in 0..9.")
+
+
+def _write_npz_archive(target, arrays: Mapping[str, np.ndarray], compress_level: int) -> None:
     compression = zipfile.ZIP_STORED if compress_level == 0 else zipfile.ZIP_DEFLATED
-    with atomic_path(path) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=compression, compresslevel=compress_level or None) as archive:
-            for name, value in arrays.items():
-                array = np.asarray(value)
-                if array.dtype.hasobject:
-                    raise ValueError(f"array {name!r} has dtype object; NPZ files here never hold pickled objects.")
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
-                info.compress_type = compression
-                info.external_attr = 0o644 << 16
-                _set_member_level(info, compress_level)
-                with archive.open(info, "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, array, allow_pickle=False)
+    with zipfile.ZipFile(target, "w", compression=compression, compresslevel=compress_level or None) as archive:
+        for name, value in arrays.items():
+            array = np.asarray(value)
+            if array.dtype.hasobject:
+                raise ValueError(f"array {name!r} has dtype object; NPZ files here never hold pickled objects.")
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = compression
+            info.external_attr = 0o644 << 16
+            _set_member_level(info, compress_level)
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array, allow_pickle=False)
 
 
 def _set_member_level(info: zipfile.ZipInfo, compress_level: int) -> None:
@@ -111,6 +130,12 @@ def _set_member_level(info: zipfile.ZipInfo, compress_level: int) -> None:
         info.compress_level = compress_level
     else:
         info._compresslevel = compress_level
+
+
+def write_json(path: str | os.PathLike, data: Any) -> None:
+    """Write ``data`` as indented JSON with sorted keys (stable bytes), atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

@@ -132,6 +132,10 @@ class SequencesParams:
     compress_level: int = 1
     previews: int = 32
     workers: int = 0
+    executor: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
+    scheduler_timeout: float = 10.0
+    formats: tuple[Literal["npz", "webdataset"], ...] = ("npz",)
     splits: Mapping[str, SplitParams] = field(
         default_factory=lambda: {"train": SplitParams(60000), "test": SplitParams(10000)}
     )
@@ -154,6 +158,12 @@ class SequencesParams:
             _fail(f"{prefix}.previews", self.previews, "must be >= 0")
         if self.workers < 0:
             _fail(f"{prefix}.workers", self.workers, "must be >= 0 (0 = all cores)")
+        if self.executor == "dask" and not self.scheduler:
+            _fail(f"{prefix}.scheduler", self.scheduler, "must give the Dask scheduler address (e.g. tcp://10.0.0.5:8786) when executor is 'dask'")
+        if self.scheduler_timeout <= 0:
+            _fail(f"{prefix}.scheduler_timeout", self.scheduler_timeout, "must be > 0 seconds")
+        if not self.formats or len(set(self.formats)) != len(self.formats):
+            _fail(f"{prefix}.formats", list(self.formats), "must list 'npz' and/or 'webdataset', each once")
         for split in self.splits:
             if split not in SPLIT_NAMES:
                 _fail(f"{prefix}.splits", split, f"is not a split; valid splits are {list(SPLIT_NAMES)}")

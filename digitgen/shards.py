@@ -1,4 +1,4 @@
-"""Sharded sequence datasets: NPZ shards, a manifest and PNG previews per split.
+"""Sharded sequence datasets: NPZ (and WebDataset tar) shards, a manifest and PNG previews per split.
 
 Layout of ``<out>/<split>/``::
 
@@ -6,14 +6,18 @@ Layout of ``<out>/<split>/``::
                          lengths int16 (n,); boxes int16 (n, L_max, 4), -1 padded;
                          sources int8 (n, L_max) indexing source_names (str),
                          -1 padded; source_index int32 (n, L_max), -1 padded
+    shard-00000.tar ...  (format webdataset) <index>.png + <index>.json per sequence
     manifest.csv         index, shard, row, label, length, sources (one row per sequence)
     preview/<index>_<label>.png
-    info.json            parameters, digit sources with their file hashes, versions
+    info.json            parameters, digit sources with their file hashes, statistics, versions
 
 Each shard is a pure function of ``(seed, split, shard number)`` and the
-parameters, so shards are byte-identical whatever the number of workers.
-Workers compose and write one shard at a time, so memory is bounded by the
-shard size, not by the dataset size.
+parameters, so shards are byte-identical whatever the executor (a local
+process pool or a Dask cluster) and the number of workers. Workers compose
+and write one shard at a time, so memory is bounded by the shard size, not by
+the dataset size. ``<out>`` may be a local folder (replaced atomically once
+complete) or an fsspec URL (each shard is one atomic upload; a split is
+complete once its ``manifest.csv`` exists, which is written last).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import logging
 import multiprocessing
 import os
 import platform
+import tarfile
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,8 +43,9 @@ from tqdm import tqdm
 import digitgen
 from digitgen.bank import DigitBank, bank_path, load_bank
 from digitgen.compose import compose_batch, ink_extents
-from digitgen.io import atomic_directory, sha256_file, write_npz
+from digitgen.io import atomic_directory, npz_bytes, sha256_file
 from digitgen.params import SOURCE_NAMES, SPLIT_NAMES, SequencesParams
+from digitgen.storage import Destination, is_url
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +71,9 @@ class SplitSummary:
     split: str
     count: int
     shards: int
-    out_dir: Path
+    out_dir: Path | str
+    statistics: dict[str, list[int]]
+    source_names: tuple[str, ...]
 
 
 # --------------------------------------------------------------------------- sources
@@ -185,15 +194,83 @@ def manifest_rows(arrays: Mapping[str, np.ndarray], shard_name: str, first_index
     return rows
 
 
-def write_previews(arrays: Mapping[str, np.ndarray], preview_dir: Path, first_index: int, limit: int) -> None:
-    """Write PNGs ``<index>_<label>.png`` for the shard's sequences whose index is below ``limit``."""
-    for row in range(max(0, min(limit - first_index, len(arrays["images"])))):
-        length = int(arrays["lengths"][row])
-        label = "".join(str(int(d)) for d in arrays["labels"][row, :length])
-        Image.fromarray(arrays["images"][row]).save(preview_dir / f"{first_index + row}_{label}.png")
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 (H, W) image encoded as PNG."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
-# --------------------------------------------------------------------------- workers
+def sample_record(arrays: Mapping[str, np.ndarray], row: int, index: int, shard_name: str) -> dict:
+    """The JSON label record of one sequence (WebDataset ``<index>.json``)."""
+    length = int(arrays["lengths"][row])
+    labels = [int(d) for d in arrays["labels"][row, :length]]
+    return {
+        "index": index,
+        "shard": shard_name,
+        "row": row,
+        "label": "".join(map(str, labels)),
+        "labels": labels,
+        "length": length,
+        "boxes": arrays["boxes"][row, :length].tolist(),
+        "sources": [str(arrays["source_names"][s]) for s in arrays["sources"][row, :length]],
+        "source_index": arrays["source_index"][row, :length].tolist(),
+    }
+
+
+def webdataset_tar(arrays: Mapping[str, np.ndarray], first_index: int, shard_name: str) -> bytes:
+    """A WebDataset tar shard: ``<index>.png`` + ``<index>.json`` per sequence, deterministic bytes."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for row in range(len(arrays["images"])):
+            key = f"{first_index + row:06d}"
+            record = json.dumps(sample_record(arrays, row, first_index + row, shard_name), sort_keys=True).encode()
+            for suffix, data in ((".png", png_bytes(arrays["images"][row])), (".json", record)):
+                info = tarfile.TarInfo(key + suffix)
+                info.size, info.mtime, info.mode = len(data), 0, 0o644
+                tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def shard_statistics(arrays: Mapping[str, np.ndarray]) -> dict[str, list[int]]:
+    """Counts of digits, lengths and digit sources in one shard (summed over shards into info.json)."""
+    labels = arrays["labels"]
+    return {
+        "digits": np.bincount(labels[labels >= 0], minlength=10).tolist(),
+        "lengths": np.bincount(arrays["lengths"], minlength=labels.shape[1] + 1).tolist(),
+        "sources": np.bincount(arrays["sources"][arrays["sources"] >= 0], minlength=len(arrays["source_names"])).tolist(),
+    }
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One unit of work: shard number ``shard`` of ``split``, ``size`` sequences, written into ``destination``."""
+
+    split: str
+    shard: int
+    size: int
+    first_index: int
+    destination: Destination
+
+
+def run_shard(pool: SourcePool, params: SequencesParams, task: ShardTask) -> tuple[str, dict[str, list[int]]]:
+    """Compose one shard and write its files; return its manifest rows as CSV text and its statistics."""
+    arrays = make_shard(pool, params, task.split, task.shard, task.size)
+    stem = f"shard-{task.shard:05d}"
+    if "npz" in params.formats:
+        task.destination.write(f"{stem}.npz", npz_bytes(arrays, params.compress_level))
+    if "webdataset" in params.formats:
+        task.destination.write(f"{stem}.tar", webdataset_tar(arrays, task.first_index, stem))
+    for row in range(max(0, min(params.previews - task.first_index, task.size))):
+        label = "".join(str(int(d)) for d in arrays["labels"][row, : int(arrays["lengths"][row])])
+        task.destination.write(f"preview/{task.first_index + row}_{label}.png", png_bytes(arrays["images"][row]))
+    text = io.StringIO()
+    shard_name = f"{stem}.npz" if "npz" in params.formats else f"{stem}.tar"
+    csv.writer(text, lineterminator="\n").writerows(manifest_rows(arrays, shard_name, task.first_index))
+    return text.getvalue(), shard_statistics(arrays)
+
+
+# --------------------------------------------------------------------------- executors
 
 _worker_pool: SourcePool | None = None
 
@@ -203,26 +280,8 @@ def _init_worker(specs: list[SourceSpec]) -> None:
     _worker_pool = SourcePool(specs)
 
 
-def _shard_task(task: tuple[SequencesParams, str, int, int, int, str]) -> str:
-    """Compose and write one shard in a worker; return its manifest rows as CSV text."""
-    params, split, shard, size, first_index, out_dir = task
-    arrays = make_shard(_worker_pool, params, split, shard, size)
-    name = f"shard-{shard:05d}.npz"
-    write_npz(Path(out_dir) / name, arrays, params.compress_level)
-    write_previews(arrays, Path(out_dir) / "preview", first_index, params.previews)
-    text = io.StringIO()
-    csv.writer(text, lineterminator="\n").writerows(manifest_rows(arrays, name, first_index))
-    return text.getvalue()
-
-
-def _run_tasks(tasks: list[tuple], specs: list[SourceSpec], workers: int) -> Iterator[str]:
-    if workers == 1 or len(tasks) == 1:
-        _init_worker(specs)
-        yield from map(_shard_task, tasks)
-        return
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(specs,)) as executor:
-        yield from executor.map(_shard_task, tasks)
+def _local_task(item: tuple[SequencesParams, ShardTask]) -> tuple[str, dict[str, list[int]]]:
+    return run_shard(_worker_pool, *item)
 
 
 def resolve_workers(workers: int) -> int:
@@ -233,6 +292,84 @@ def resolve_workers(workers: int) -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+class LocalExecutor:
+    """Shards on a pool of local worker processes (inline when there is one worker or one shard)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = resolve_workers(workers)
+
+    def __enter__(self) -> LocalExecutor:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def describe(self, n_tasks: int) -> str:
+        return f"{min(self.workers, n_tasks)} local worker(s)"
+
+    def map(self, specs: list[SourceSpec], params: SequencesParams, tasks: list[ShardTask]) -> Iterator[tuple[str, dict]]:
+        items = [(params, task) for task in tasks]
+        if self.workers == 1 or len(tasks) == 1:
+            _init_worker(specs)
+            yield from map(_local_task, items)
+            return
+        context = multiprocessing.get_context("spawn")
+        workers = min(self.workers, len(tasks))
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(specs,)) as pool:
+            yield from pool.map(_local_task, items)
+
+
+class DaskExecutor:
+    """Shards on an existing Dask distributed cluster.
+
+    The digit sources are loaded here and broadcast to the workers, so the
+    workers need no access to the input files; they need write access to the
+    output (a shared folder or an fsspec URL).
+    """
+
+    def __init__(self, scheduler: str, timeout: float) -> None:
+        self.scheduler = scheduler
+        self.timeout = timeout
+        self.client = None
+
+    def __enter__(self) -> DaskExecutor:
+        from distributed import Client
+
+        try:
+            self.client = Client(self.scheduler, timeout=f"{self.timeout}s", set_as_default=False)
+        except (OSError, TimeoutError) as error:
+            raise ConnectionError(
+                f"sequences.scheduler: could not reach the Dask scheduler at {self.scheduler!r} "
+                f"within {self.timeout:g} s ({error})."
+            ) from None
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.client.close()
+
+    def describe(self, n_tasks: int) -> str:
+        return f"Dask cluster {self.scheduler} ({len(self.client.scheduler_info()['workers'])} worker(s))"
+
+    def map(self, specs: list[SourceSpec], params: SequencesParams, tasks: list[ShardTask]) -> Iterator[tuple[str, dict]]:
+        pool = self.client.scatter(SourcePool(specs), broadcast=True)
+        futures = self.client.map(run_shard, [pool] * len(tasks), [params] * len(tasks), tasks, pure=False)
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            self.client.cancel(futures)
+
+
+def make_executor(params: SequencesParams, workers: int | None = None) -> LocalExecutor | DaskExecutor:
+    """The executor ``params`` ask for; ``workers`` overrides ``params.workers`` (local only)."""
+    if params.executor == "dask":
+        return DaskExecutor(params.scheduler, params.scheduler_timeout)
+    return LocalExecutor(params.workers if workers is None else workers)
+
+
+# --------------------------------------------------------------------------- one split
 
 
 def emit_split(
@@ -246,40 +383,63 @@ def emit_split(
 ) -> SplitSummary:
     """Write one split's shards, manifest, previews and info into ``out_dir``.
 
-    Everything is written to a temporary folder beside ``out_dir`` that
-    replaces it only once complete; on error nothing changes at ``out_dir``.
-    ``workers`` overrides ``params.workers`` (0 = all cores).
+    ``out_dir`` is a local folder, written into a temporary folder beside it
+    that replaces it only once complete (on error nothing changes), or an
+    fsspec URL (shards are single uploads; ``manifest.csv`` and ``info.json``
+    are written last). ``workers`` overrides ``params.workers`` (0 = all cores).
     """
     specs = plan_sources(split, params, mnist_path, banks_dir)
-    if params.width is None:
-        raise ValueError("params: sequences.width == None; a dataset needs a fixed integer width (tight images are for single sequences).")
     count = params.splits[split].count
-    n_workers = resolve_workers(params.workers if workers is None else workers)
     n_shards = -(-count // params.shard_size)
-    out_dir = Path(out_dir)
-    with atomic_directory(out_dir) as tmp:
-        (tmp / "preview").mkdir()
-        tasks = [
-            (params, split, shard, min(params.shard_size, count - shard * params.shard_size), shard * params.shard_size, str(tmp))
-            for shard in range(n_shards)
-        ]
-        logger.info("split %s: %d sequences in %d shards, %d worker(s)", split, count, n_shards, min(n_workers, n_shards))
-        with open(tmp / "manifest.csv", "w", encoding="utf-8", newline="") as manifest:
+    with make_executor(params, workers) as executor:  # connects to a cluster before anything is written
+        if is_url(out_dir):
+            totals = _emit_into(Destination(str(out_dir)), executor, split, params, specs, count, n_shards)
+        else:
+            with atomic_directory(out_dir) as tmp:
+                totals = _emit_into(Destination(str(tmp)), executor, split, params, specs, count, n_shards)
+    out = out_dir if is_url(out_dir) else Path(out_dir)
+    return SplitSummary(split, count, n_shards, out, totals, tuple(spec.name for spec in specs))
+
+
+def _emit_into(
+    destination: Destination,
+    executor: LocalExecutor | DaskExecutor,
+    split: str,
+    params: SequencesParams,
+    specs: list[SourceSpec],
+    count: int,
+    n_shards: int,
+) -> dict[str, list[int]]:
+    tasks = [
+        ShardTask(split, shard, min(params.shard_size, count - shard * params.shard_size), shard * params.shard_size, destination)
+        for shard in range(n_shards)
+    ]
+    logger.info("split %s: %d sequences in %d shards on %s", split, count, n_shards, executor.describe(n_tasks=n_shards))
+    totals: dict[str, list[int]] = {}
+    with tempfile.TemporaryDirectory(prefix="digitgen-manifest-") as scratch:
+        manifest_path = Path(scratch) / "manifest.csv"
+        with open(manifest_path, "w", encoding="utf-8", newline="") as manifest:
             manifest.write(",".join(MANIFEST_COLUMNS) + "\n")
-            results = _run_tasks(tasks, specs, min(n_workers, n_shards))
-            for text in tqdm(results, total=n_shards, desc=f"{split} shards", unit="shard", disable=None):
+            results = executor.map(specs, params, tasks)
+            for text, stats in tqdm(results, total=n_shards, desc=f"{split} shards", unit="shard", disable=None):
                 manifest.write(text)
-        _write_info(tmp / "info.json", split, params, specs, n_shards)
-    return SplitSummary(split, count, n_shards, out_dir)
+                for key, values in stats.items():
+                    totals[key] = [a + b for a, b in zip(totals.get(key, [0] * len(values)), values)]
+        _write_info(destination, split, params, specs, n_shards, totals)
+        destination.put("manifest.csv", manifest_path)  # last: marks the split complete
+    return totals
 
 
-def _write_info(path: Path, split: str, params: SequencesParams, specs: list[SourceSpec], n_shards: int) -> None:
-    """Provenance: the parameters, each source file's SHA-256, library versions. No timestamps."""
+def _write_info(
+    destination: Destination, split: str, params: SequencesParams, specs: list[SourceSpec], n_shards: int, totals: dict[str, list[int]]
+) -> None:
+    """Provenance and statistics: parameters, each source file's SHA-256, counts, versions. No timestamps."""
     info = {
         "split": split,
         "count": params.splits[split].count,
         "shards": n_shards,
         "shard_size": params.shard_size,
+        "formats": list(params.formats),
         "image_shape": [28, params.width],
         "max_length": params.length.max,
         "parameters": _jsonable(asdict(params)),
@@ -293,11 +453,32 @@ def _write_info(path: Path, split: str, params: SequencesParams, specs: list[Sou
             }
             for spec in specs
         ],
+        "statistics": {
+            "digit_counts": totals["digits"],
+            "length_counts": totals["lengths"],
+            "source_counts": dict(zip([spec.name for spec in specs], totals["sources"])),
+        },
         "versions": {"digitgen": digitgen.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(info, handle, indent=2, sort_keys=True)
-        handle.write("\n")
+    destination.write("info.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def dataset_metrics(summaries: list[SplitSummary]) -> dict[str, dict]:
+    """DVC metrics of written splits: count, shards, mean length, digit and source fractions."""
+    metrics = {}
+    for summary in summaries:
+        stats = summary.statistics
+        digits = np.asarray(stats["digits"], dtype=np.float64)
+        lengths = np.asarray(stats["lengths"], dtype=np.float64)
+        sources = np.asarray(stats["sources"], dtype=np.float64)
+        metrics[summary.split] = {
+            "count": summary.count,
+            "shards": summary.shards,
+            "mean_length": round(float((lengths * np.arange(len(lengths))).sum() / lengths.sum()), 4),
+            "digit_fraction": {str(d): round(float(f), 4) for d, f in enumerate(digits / digits.sum())},
+            "source_fraction": {name: round(float(f), 4) for name, f in zip(summary.source_names, sources / sources.sum())},
+        }
+    return metrics
 
 
 def _jsonable(value):

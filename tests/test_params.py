@@ -27,7 +27,7 @@ def test_defaults_fill_missing_sections():
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"sequence": {}}, r"unknown key sequence; valid keys are \['download', 'sequences'\]"),
+        ({"sequence": {}}, r"unknown key sequence; valid keys are \[.*'download'.*'sequences'.*\]"),
         ({"sequences": {"widht": 3}}, r"unknown key sequences.widht; valid keys of sequences are \[.*'width'.*\]"),
         ({"sequences": {"spacing": {"mn": 1}}}, r"unknown key sequences.spacing.mn; valid keys of sequences.spacing are \['max', 'measure', 'min'\]"),
         ({"sequences": {"width": "wide"}}, r"sequences.width == 'wide', must be an integer or null"),

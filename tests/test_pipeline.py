@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -99,6 +100,11 @@ def test_dvc_repro_builds_the_contract_and_reruns_only_what_changed(repo, mnist_
                 np.testing.assert_array_equal(y[shard["source_index"][row, :n]], shard["labels"][row, :n])
 
     assert "Data and pipelines are up to date" in run([*dvc, "status"], repo, env)
+    shown = json.loads(run([*dvc, "metrics", "show", "--json"], repo, env).strip().splitlines()[-1])
+    metrics = next(iter(shown.values()))["data"]["outputs/metrics/sequences.json"]["data"]
+    assert metrics["train"]["count"] == 60 and metrics["test"]["count"] == 30
+    assert metrics["test"]["source_fraction"] == {"real": 1.0}
+    assert abs(sum(metrics["train"]["digit_fraction"].values()) - 1) < 1e-3
 
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["sequences"]["width"] = 190

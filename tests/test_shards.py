@@ -193,3 +193,88 @@ def test_params_are_frozen_and_picklable():
     assert pickle.loads(pickle.dumps(params)) == params
     with pytest.raises(dataclasses.FrozenInstanceError):
         params.seed = 3
+
+
+def test_webdataset_tar_shards_hold_png_and_json_per_sequence(tmp_path, mnist_npz):
+    import io
+    import tarfile
+
+    from PIL import Image
+
+    params = tiny_params(formats=["npz", "webdataset"])
+    shards.emit_split("train", params, mnist_npz, tmp_path / "banks", tmp_path / "a")
+    shards.emit_split("train", params, mnist_npz, tmp_path / "banks", tmp_path / "b", workers=2)
+    assert sha256_file(tmp_path / "a" / "shard-00001.tar") == sha256_file(tmp_path / "b" / "shard-00001.tar")
+    npz = load_split(tmp_path / "a")["shard-00001.npz"]
+    with tarfile.open(tmp_path / "a" / "shard-00001.tar") as tar:
+        names = tar.getnames()
+        assert names[:4] == ["000032.png", "000032.json", "000033.png", "000033.json"] and len(names) == 64
+        image = np.asarray(Image.open(io.BytesIO(tar.extractfile("000033.png").read())))
+        record = json.loads(tar.extractfile("000033.json").read())
+    np.testing.assert_array_equal(image, npz["images"][1])
+    length = int(npz["lengths"][1])
+    assert record["labels"] == npz["labels"][1, :length].tolist() and record["length"] == length
+    assert record["boxes"] == npz["boxes"][1, :length].tolist() and record["sources"] == ["real"] * length
+    assert record["index"] == 33 and record["row"] == 1 and record["label"] == "".join(map(str, record["labels"]))
+
+
+def test_webdataset_only(tmp_path, mnist_npz):
+    shards.emit_split("test", tiny_params(formats=["webdataset"]), mnist_npz, tmp_path / "banks", tmp_path / "w")
+    assert sorted(p.name for p in (tmp_path / "w").glob("shard-*")) == ["shard-00000.tar", "shard-00001.tar"]
+    manifest = pd.read_csv(tmp_path / "w" / "manifest.csv")
+    assert manifest["shard"].tolist()[:1] == ["shard-00000.tar"]
+
+
+def test_statistics_in_info_and_metrics(tmp_path, mnist_npz):
+    summary = shards.emit_split("train", tiny_params(), mnist_npz, tmp_path / "banks", tmp_path / "s")
+    info = json.loads((tmp_path / "s" / "info.json").read_text())
+    manifest = pd.read_csv(tmp_path / "s" / "manifest.csv", dtype={"label": str})
+    digits = np.bincount([int(c) for c in "".join(manifest["label"])], minlength=10)
+    assert info["statistics"]["digit_counts"] == digits.tolist()
+    assert info["statistics"]["length_counts"] == np.bincount(manifest["length"], minlength=6).tolist()
+    assert info["statistics"]["source_counts"] == {"real": int(digits.sum())}
+    metrics = shards.dataset_metrics([summary])["train"]
+    assert metrics["count"] == 70 and metrics["mean_length"] == round(manifest["length"].mean(), 4)
+    assert metrics["source_fraction"] == {"real": 1.0}
+
+
+def test_url_destination_writes_the_same_bytes(tmp_path, mnist_npz):
+    import fsspec
+
+    params = tiny_params()
+    shards.emit_split("test", params, mnist_npz, tmp_path / "banks", tmp_path / "local")
+    shards.emit_split("test", params, mnist_npz, tmp_path / "banks", "memory://digitgen-test/test")
+    fs = fsspec.filesystem("memory")
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.find("/digitgen-test/test") if "/preview/" not in p) == [
+        "info.json", "manifest.csv", "shard-00000.npz", "shard-00001.npz"
+    ]
+    for name in ("shard-00000.npz", "shard-00001.npz", "manifest.csv"):
+        assert fs.cat_file(f"/digitgen-test/test/{name}") == (tmp_path / "local" / name).read_bytes()
+
+
+def test_dask_executor_matches_the_local_executor(tmp_path, mnist_npz):
+    distributed = pytest.importorskip("distributed")
+    params = tiny_params(formats=["npz", "webdataset"])
+    shards.emit_split("train", params, mnist_npz, tmp_path / "banks", tmp_path / "local", workers=2)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True) as cluster:
+        dask_params = dataclasses.replace(params, executor="dask", scheduler=cluster.scheduler_address)
+        shards.emit_split("train", dask_params, mnist_npz, tmp_path / "banks", tmp_path / "dask")
+    files = sorted(p.relative_to(tmp_path / "local") for p in (tmp_path / "local").rglob("*") if p.is_file() and p.name != "info.json")
+    assert len(files) == 3 + 3 + 5 + 1
+    for rel in files:
+        assert sha256_file(tmp_path / "local" / rel) == sha256_file(tmp_path / "dask" / rel), rel
+
+
+def test_unreachable_scheduler_fails_fast_and_writes_nothing(tmp_path, mnist_npz):
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a free port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    params = tiny_params(executor="dask", scheduler=f"tcp://127.0.0.1:{port}", scheduler_timeout=2)
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match=rf"could not reach the Dask scheduler at 'tcp://127.0.0.1:{port}' within 2 s"):
+        shards.emit_split("train", params, mnist_npz, tmp_path / "banks", tmp_path / "out")
+    assert time.monotonic() - start < 20
+    assert list(tmp_path.iterdir()) == [mnist_npz]

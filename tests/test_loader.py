@@ -1,0 +1,64 @@
+"""Tests of digitgen.loader: streaming shards back as batches and as a tf.data.Dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digitgen import load_sequences, shards
+from test_shards import load_split, tiny_params
+
+
+@pytest.fixture
+def dataset(tmp_path, mnist_npz):
+    params = tiny_params()
+    for split in ("train", "test"):
+        shards.emit_split(split, params, mnist_npz, tmp_path / "banks", tmp_path / "seq" / split)
+    return tmp_path / "seq"
+
+
+def test_batches_cover_the_split_in_order(dataset):
+    batches = list(load_sequences(dataset, "train", batch_size=16))
+    assert [len(b["images"]) for b in batches] == [16, 16, 16, 16, 6]
+    stored = load_split(dataset / "train")
+    expected = np.concatenate([d["images"] for d in stored.values()])
+    np.testing.assert_array_equal(np.concatenate([b["images"] for b in batches]), expected)
+    assert batches[0]["labels"].dtype == np.int16 and batches[0]["boxes"].shape == (16, 5, 4)
+
+
+def test_shuffle_is_a_seeded_permutation(dataset):
+    def labels(seed):
+        return np.concatenate([b["labels"] for b in load_sequences(dataset, "test", batch_size=7, shuffle=True, seed=seed)])
+
+    plain = np.concatenate([b["labels"] for b in load_sequences(dataset, "test", batch_size=7)])
+    first, again, other = labels(1), labels(1), labels(2)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, plain) and not np.array_equal(first, other)
+    assert sorted(map(tuple, first)) == sorted(map(tuple, plain))
+
+
+def test_reads_from_an_fsspec_url(tmp_path, mnist_npz):
+    shards.emit_split("test", tiny_params(), mnist_npz, tmp_path / "banks", "memory://loader-test/seq/test", workers=1)
+    batches = list(load_sequences("memory://loader-test/seq", "test", batch_size=100))
+    assert len(batches) == 1 and batches[0]["images"].shape == (40, 28, 170)
+
+
+def test_errors_name_the_problem(dataset, tmp_path):
+    with pytest.raises(ValueError, match="split == 'valid', must be one of"):
+        load_sequences(dataset, "valid")
+    with pytest.raises(ValueError, match="batch_size == 0, must be a positive integer"):
+        load_sequences(dataset, "train", batch_size=0)
+    with pytest.raises(FileNotFoundError, match=r"no NPZ shards .* in '.*empty/train'"):
+        load_sequences(tmp_path / "empty", "train")
+
+
+def test_tf_dataset_yields_the_same_batches(dataset):
+    tf = pytest.importorskip("tensorflow")
+    loader = load_sequences(dataset, "train", batch_size=32)
+    from_tf = list(loader.to_tf_dataset().as_numpy_iterator())
+    from_numpy = list(loader)
+    assert len(from_tf) == len(from_numpy) == 3
+    for a, b in zip(from_tf, from_numpy):
+        for key in b:
+            np.testing.assert_array_equal(a[key], b[key])
+    assert loader.to_tf_dataset().element_spec["images"].dtype == tf.uint8

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,13 @@ def test_dvc_repro_builds_the_contract_and_reruns_only_what_changed(repo, mnist_
                 np.testing.assert_array_equal(y[shard["source_index"][row, :n]], shard["labels"][row, :n])
 
     assert "Data and pipelines are up to date" in run([*dvc, "status"], repo, env)
+
+    # whole-pipeline determinism: forcing every stage to run again changes no output hash
+    lock = (repo / "dvc.lock").read_text()
+    log = run([*dvc, "repro", "-f"], repo, env)
+    assert all(f"Running stage '{stage}'" in log for stage in ("download", "decode", "sequences"))
+    assert (repo / "dvc.lock").read_text() == lock
+
     shown = json.loads(run([*dvc, "metrics", "show", "--json"], repo, env).strip().splitlines()[-1])
     metrics = next(iter(shown.values()))["data"]["outputs/metrics/sequences.json"]["data"]
     assert metrics["train"]["count"] == 60 and metrics["test"]["count"] == 30
@@ -129,3 +137,71 @@ def test_bad_params_stop_the_stage_before_it_writes(repo):
     assert result.returncode != 0
     assert "'gan', is not a digit source" in result.stdout + result.stderr
     assert not (repo / "outputs" / "sequences").exists() or not any((repo / "outputs" / "sequences").iterdir())
+
+
+def _wipe_cache_and_outputs(repo: Path) -> None:
+    for folder in (repo / ".dvc" / "cache", repo / "data", repo / "outputs"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _push_wipe_pull(repo, env, dvc, remote) -> None:
+    """Push to ``remote``, delete the cache and every output, pull, and check nothing needs to run."""
+    before = (repo / "outputs" / "sequences" / "train" / "shard-00001.npz").read_bytes()
+    run([*dvc, "push", "-r", remote], repo, env)
+    _wipe_cache_and_outputs(repo)
+    assert "deleted" in run([*dvc, "status"], repo, env)
+    run([*dvc, "pull", "-r", remote], repo, env)
+    assert "Data and pipelines are up to date" in run([*dvc, "status"], repo, env)
+    log = run([*dvc, "repro"], repo, env)
+    assert "Running stage" not in log
+    assert (repo / "outputs" / "sequences" / "train" / "shard-00001.npz").read_bytes() == before
+
+
+def test_push_and_pull_through_a_local_and_an_s3_remote(repo, tmp_path):
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    pytest.importorskip("dvc_s3")
+    repo, env, dvc = repo
+    run([*dvc, "repro"], repo, env)
+
+    run([*dvc, "remote", "add", "local", str(tmp_path / "remote")], repo, env)
+    _push_wipe_pull(repo, env, dvc, "local")
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        endpoint = "http://{}:{}".format(*server.get_host_and_port())
+        env = dict(env, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+        s3.create_bucket(Bucket="digitgen-test")
+        run([*dvc, "remote", "add", "s3", "s3://digitgen-test/store"], repo, env)
+        run([*dvc, "remote", "modify", "s3", "endpointurl", endpoint], repo, env)
+        _push_wipe_pull(repo, env, dvc, "s3")
+        stored = s3.list_objects_v2(Bucket="digitgen-test", Prefix="store/")
+        assert stored["KeyCount"] > 5
+    finally:
+        server.stop()
+
+
+def test_experiment_queue_lists_metrics(repo):
+    repo, env, dvc = repo
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-q", "-m", "tiny pipeline"], repo, env)
+    for seed in (11, 12):
+        run([*dvc, "exp", "run", "--queue", "-S", f"sequences.seed={seed}", "-S", f"sequences.splits.train.count={50 + seed}"], repo, env)
+    run([*dvc, "queue", "start", "--jobs", "1"], repo, env)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = run([*dvc, "queue", "status"], repo, env)
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    assert status.count("Success") == 2, status
+    shown = json.loads(run([*dvc, "exp", "show", "--json"], repo, env))
+    counts = set()
+    for commit in shown:
+        for experiment in commit.get("experiments") or []:
+            for revision in experiment["revs"]:
+                metrics = revision["data"]["metrics"]["outputs/metrics/sequences.json"]["data"]
+                counts.add(metrics["train"]["count"])
+    assert counts == {61, 62}

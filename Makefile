@@ -25,7 +25,7 @@ repro: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
 bench: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python benchmarks/compose.py
+	for script in benchmarks/*.py; do PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python $$script || exit 1; done
 
 clean-venv:
 	rm -rf $(VENV)

@@ -3,7 +3,7 @@
 Sub-commands::
 
     digitgen sequence DIGITS MIN MAX WIDTH [--out FILE] [--seed N] [--source NAME] ...
-    digitgen dataset SPLIT --out DIR [--params params.yaml] [--mnist FILE] [--banks DIR]
+    digitgen dataset SPLIT --out DIR|URL [--params params.yaml] [--mnist FILE] [--banks DIR] [--workers N] [--scheduler ADDRESS]
     digitgen check-params [params.yaml]
 
 Errors in the input are reported as one line on stderr with exit status 2.
@@ -12,6 +12,7 @@ Errors in the input are reported as one line on stderr with exit status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -61,11 +62,12 @@ def _parser() -> argparse.ArgumentParser:
         "dataset", help="write one split of the sharded sequence dataset (what the DVC stage runs)"
     )
     data.add_argument("split", choices=("train", "test"))
-    data.add_argument("--out", type=Path, required=True, help="output folder for this split")
+    data.add_argument("--out", required=True, help="output folder for this split, or an fsspec URL (s3://bucket/train)")
     data.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
     data.add_argument("--mnist", type=Path, help="mnist.npz (default: the project's, else the user cache)")
     data.add_argument("--banks", type=Path, help="folder of generated banks (default: the project's data/banks)")
-    data.add_argument("--workers", type=int, help="worker processes (default: sequences.workers; 0 = all cores)")
+    data.add_argument("--workers", type=int, help="local worker processes (default: sequences.workers; 0 = all cores)")
+    data.add_argument("--scheduler", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes")
 
     check = commands.add_parser("check-params", help="validate a params file and print a summary")
     check.add_argument("params", nargs="?", type=Path, default=Path("params.yaml"))
@@ -111,6 +113,8 @@ def _dataset(args: argparse.Namespace) -> None:
     from digitgen.shards import emit_split
 
     params = load_params(args.params).sequences
+    if args.scheduler:
+        params = dataclasses.replace(params, executor="dask", scheduler=args.scheduler)
     mnist = default_mnist_npz(args.mnist)
     summary = emit_split(args.split, params, mnist, args.banks or _project_banks(), args.out, workers=args.workers)
     print(f"{summary.out_dir}: {summary.count} sequences in {summary.shards} shards")
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"sequence": _sequence, "dataset": _dataset, "check-params": _check_params}
     try:
         handlers[args.command](args)
-    except (ValueError, FileNotFoundError, ParamsError) as error:
+    except (ValueError, FileNotFoundError, ConnectionError, ParamsError) as error:
         print(f"digitgen {args.command}: error: {error}", file=sys.stderr)
         return 2
     return 0

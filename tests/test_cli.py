@@ -94,3 +94,18 @@ def test_python_dash_m_runs_the_same_command(tmp_path, mnist_npz):
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0-7.png"
     assert np.asarray(Image.open(tmp_path / "0-7.png")).shape == (28, 58)
+
+
+def test_dataset_to_a_url_and_an_unreachable_scheduler(tmp_path, mnist_npz, capsys):
+    import fsspec
+
+    params = tmp_path / "params.yaml"
+    params.write_text("sequences:\n  shard_size: 8\n  previews: 0\n  splits:\n    train: {count: 20}\n    test: {count: 10}\n")
+    assert main(["dataset", "test", "--params", str(params), "--mnist", str(mnist_npz), "--out", "memory://cli-test/test"]) == 0
+    assert fsspec.filesystem("memory").exists("/cli-test/test/manifest.csv")
+    capsys.readouterr()
+    code = main(["dataset", "test", "--params", str(params), "--mnist", str(mnist_npz), "--out", str(tmp_path / "t"),
+                 "--scheduler", "tcp://127.0.0.1:9"])
+    assert code == 2
+    assert "could not reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

@@ -8,8 +8,9 @@ Usage::
 Parts:
 1. ``digitgen dataset train`` (a subprocess, all cores, NPZ level 1) at each size: seconds,
    sequences/s, peak resident memory of the whole process tree, bytes on disk.
-2. Worker scaling at one size: the local executor with 1 and 2 workers, and the Dask executor on a
-   ``distributed.LocalCluster`` of 2 single-threaded worker processes on 127.0.0.1.
+2. Worker scaling at one size: the local executor with 1 and 2 workers (and with the WebDataset
+   export added), and the Dask executor on a ``distributed.LocalCluster`` of 2 single-threaded worker
+   processes on 127.0.0.1.
 3. DVC, in a copy of this (built) project: ``dvc repro`` with nothing changed, then which stages run
    after changing one ``sequences`` key.
 
@@ -88,6 +89,8 @@ def part_scaling(size: int) -> None:
         print(f"  local, 1 worker   {one:7.1f} s  {size / one:>9,.0f} seq/s  peak RSS {peak_one / 2**20:6.0f} MiB")
         print(f"  local, 2 workers  {two:7.1f} s  {size / two:>9,.0f} seq/s  peak RSS {peak_two / 2**20:6.0f} MiB  "
               f"speed-up {one / two:4.2f}x")
+        both, _, _ = run_dataset(size, Path(work), workers=2, formats=["npz", "webdataset"])
+        print(f"  local, 2 workers, npz + webdataset tar  {both:7.1f} s  {size / both:>9,.0f} seq/s  ({both / two:4.1f}x the NPZ-only time)")
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
             dask, _, _ = run_dataset(size, Path(work), executor="dask", scheduler=cluster.scheduler_address)
         print(f"  dask, 2 workers   {dask:7.1f} s  {size / dask:>9,.0f} seq/s  (vs local 2 workers: {two / dask:4.2f}x; "

@@ -2,6 +2,10 @@
 
 A bank on disk (``data/banks/<source>.npz``) holds ``images`` uint8 (N, 28, 28)
 and ``labels`` int16 (N,), plus whatever provenance fields its source adds.
+A bank of ambiguous digits holds ``labels`` int16 (N, 2) = ``(a, b)``, the two
+classes mixed; :func:`load_bank` files each of its digits under its first
+class ``a``, which is the label it gets in a sequence (the pair stays
+available through the sequence's ``source_index``).
 The ``real`` source is not a file of its own: it is a split of
 ``data/interim/mnist.npz``.
 """
@@ -96,7 +100,10 @@ def bank_path(banks_dir: str | os.PathLike, name: str) -> Path:
 
 
 def load_bank(path: str | os.PathLike, name: str | None = None) -> DigitBank:
-    """Read a bank NPZ, checking its ``images`` and ``labels`` against the contract."""
+    """Read a bank NPZ, checking its ``images`` and ``labels`` against the contract.
+
+    ``labels`` (N, 2) (ambiguous digits) become their first column ``a``.
+    """
     path = Path(path)
     name = name or path.stem
     if not path.is_file():
@@ -111,6 +118,8 @@ def load_bank(path: str | os.PathLike, name: str | None = None) -> DigitBank:
         images, labels = archive["images"], archive["labels"]
     if labels.dtype != np.int16:
         raise ValueError(f"{path}: labels must be int16, found {labels.dtype}.")
+    if labels.ndim == 2 and labels.shape[1] == 2:  # ambiguous digits (a, b): filed under a
+        labels = labels[:, 0]
     try:
         return DigitBank(name, images, labels)
     except ValueError as error:

@@ -1,11 +1,17 @@
-"""Pictures of digits: mosaics of 28x28 images saved as PNG."""
+"""Pictures of digits (mosaics of 28x28 images saved as PNG) and the self-contained HTML report."""
 
 from __future__ import annotations
 
+import base64
+import csv
+import html
+import json
 import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from digitgen.io import atomic_path
 
@@ -41,3 +47,534 @@ def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write a uint8 (H, W) image as PNG, atomically."""
     with atomic_path(path) as tmp:
         Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format="PNG")
+
+
+# --------------------------------------------------------------------------- pictures for the report
+
+#: Box colours of :func:`draw_sequences` (RGB): classifier agrees, disagrees, not classified.
+BOX_AGREES, BOX_DISAGREES, BOX_UNCHECKED = (60, 200, 90), (235, 60, 60), (230, 200, 40)
+
+
+def draw_sequences(
+    images: np.ndarray, boxes: np.ndarray, labels: np.ndarray, predicted: np.ndarray | None = None, *, scale: int = 3, gap: int = 6
+) -> np.ndarray:
+    """Sequence images stacked vertically, upscaled, each digit's box drawn and the labels written below.
+
+    Parameters
+    ----------
+    images : uint8 (P, H, W) sequences, 0 = background.
+    boxes : int (P, L, 4) ink boxes ``x0, y0, x1, y1`` (exclusive ends), -1 where padded.
+    labels : int (P, L) digits, -1 where padded.
+    predicted : int (P, L) the classifier's digits (-1 = not classified), or None.
+        Boxes are green where it agrees with the label, red where not, yellow unclassified.
+    scale : screen pixels per image pixel; gap : background rows between sequences.
+
+    Returns
+    -------
+    uint8 (P * (H * scale + caption + gap), W * scale, 3) RGB picture.
+    """
+    images, boxes, labels = np.asarray(images), np.asarray(boxes), np.asarray(labels)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(f"images must be uint8 (P, H, W), got {images.dtype} {images.shape}.")
+    count, height, width = images.shape
+    if boxes.shape[:1] != (count,) or boxes.shape[2:] != (4,) or labels.shape != boxes.shape[:2]:
+        raise ValueError(f"boxes must be (P, L, 4) and labels (P, L) with P == {count}, got {boxes.shape} and {labels.shape}.")
+    if predicted is not None and np.shape(predicted) != labels.shape:
+        raise ValueError(f"predicted must have the shape of labels {labels.shape}, got {np.shape(predicted)}.")
+    if scale < 1:
+        raise ValueError(f"scale == {scale}, must be >= 1.")
+    font = ImageFont.load_default(size=max(10, 4 * scale))
+    caption = max(12, 5 * scale)
+    row_height = height * scale + caption + gap
+    canvas = Image.new("RGB", (width * scale, max(1, count * row_height - gap)), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for i in range(count):
+        top = i * row_height
+        picture = Image.fromarray(images[i]).resize((width * scale, height * scale), Image.Resampling.NEAREST)
+        canvas.paste(picture.convert("RGB"), (0, top))
+        active = labels[i] >= 0
+        read = []
+        for slot in np.flatnonzero(active):
+            x0, y0, x1, y1 = (int(v) * scale for v in boxes[i, slot])
+            guess = -1 if predicted is None else int(predicted[i, slot])
+            colour = BOX_UNCHECKED if guess < 0 else BOX_AGREES if guess == labels[i, slot] else BOX_DISAGREES
+            draw.rectangle((x0, top + y0, x1 - 1, top + y1 - 1), outline=colour, width=1)
+            read.append("?" if guess < 0 else str(guess))
+        text = "label " + "".join(str(int(d)) for d in labels[i][active])
+        if predicted is not None:
+            text += "   read " + "".join(read)
+        draw.text((2, top + height * scale + 1), text, fill=(0, 0, 0), font=font)
+    return np.asarray(canvas)
+
+
+def confusion_matrix(actual: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
+    """int64 (classes, classes): counts of (actual row, predicted column); values outside 0..classes-1 are ignored."""
+    actual, predicted = np.asarray(actual, np.int64), np.asarray(predicted, np.int64)
+    keep = (actual >= 0) & (actual < classes) & (predicted >= 0) & (predicted < classes)
+    return np.bincount(actual[keep] * classes + predicted[keep], minlength=classes * classes).reshape(classes, classes)
+
+
+# --------------------------------------------------------------------------- the HTML report
+
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#000000")
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1320px; padding: 0 1em; color: #222; }
+h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2em; margin-top: 2em; } h3 { margin-top: 1.5em; }
+table { border-collapse: collapse; margin: .6em 0; font-size: .9em; }
+th, td { border: 1px solid #ccc; padding: .25em .5em; text-align: right; }
+th { background: #f2f2f2; } td.name, th.name { text-align: left; }
+table.confusion, table.pairs { font-size: .8em; }
+table.confusion td, table.confusion th, table.pairs td, table.pairs th { padding: .15em .3em; min-width: 2em; }
+.cards { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: .8em; background: #fafafa; }
+img.pixels { image-rendering: pixelated; image-rendering: crisp-edges; display: block; }
+.note { color: #555; font-size: .88em; max-width: 75em; }
+.bad { color: #b00; font-weight: bold; }
+code { background: #f2f2f2; padding: 0 .2em; }
+"""
+
+_SOURCE_COLUMNS = (
+    ("label_accuracy.overall", "label accuracy", "{:.2%}"),
+    ("fcd", "FCD", "{:.3f}"),
+    ("fcd_baseline", "FCD real baseline", "{:.3f}"),
+    ("kid", "KID", "{:.5f}"),
+    ("kid_std", "KID std", "{:.5f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("memorisation.median", "NN distance median", "{:.3f}"),
+    ("memorisation.baseline_median", "real test median", "{:.3f}"),
+    ("memorisation.below_baseline_p1", "below real p1", "{:.2%}"),
+    ("memorisation.exact_copies", "exact copies", "{:.2%}"),
+    ("samples", "samples", "{:d}"),
+)
+
+_SPLIT_COLUMNS = (
+    ("sequences", "sequences", "{:d}"),
+    ("shards", "shards", "{:d}"),
+    ("digits", "digits", "{:d}"),
+    ("contract_errors", "contract errors", "{:d}"),
+    ("leaks", "leaks from training", "{:d}"),
+    ("checked_sequences", "classified sequences", "{:d}"),
+    ("digit_accuracy", "digit accuracy", "{:.2%}"),
+    ("sequence_accuracy", "sequence accuracy", "{:.2%}"),
+    ("clean_digit_accuracy", "accuracy, clean boxes", "{:.2%}"),
+    ("overlapping_digits", "overlapping digits", "{:d}"),
+    ("overlapping_digit_accuracy", "accuracy, overlapping", "{:.2%}"),
+)
+
+
+def _esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _lookup(data: dict, dotted: str):
+    for part in dotted.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _fmt(value, pattern: str = "{}") -> str:
+    if value is None:
+        return "–"
+    try:
+        return pattern.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def _flatten(data, prefix: str = "") -> list[tuple[str, object]]:
+    if isinstance(data, dict):
+        rows = []
+        for key in sorted(data):
+            rows.extend(_flatten(data[key], f"{prefix}.{key}" if prefix else str(key)))
+        return rows
+    return [(prefix, data)]
+
+
+def png_data_uri(path: str | os.PathLike) -> str:
+    """``data:image/png;base64,...`` of a PNG file, for embedding."""
+    return "data:image/png;base64," + _b64(path)
+
+
+def _img(path, alt: str, zoom: int = 1) -> str:
+    with Image.open(path) as picture:
+        width = picture.width
+    return f'<img class="pixels" src="{png_data_uri(path)}" alt="{_esc(alt)}" width="{width * zoom}">'
+
+
+def line_chart_svg(x: Sequence[float], series: Mapping[str, Sequence[float]], *, title: str, x_label: str, width: int = 460, height: int = 250) -> str:
+    """A self-contained inline SVG line chart of one or more series over ``x``.
+
+    Parameters
+    ----------
+    x : float (n,) abscissae, increasing; series : name -> float (n,) values (NaN gaps allowed).
+    title, x_label : text drawn on the chart.
+
+    Returns
+    -------
+    str: an ``<svg>`` element (no scripts, no external references).
+    """
+    x = np.asarray(x, np.float64)
+    values = {name: np.asarray(v, np.float64) for name, v in series.items()}
+    finite = np.concatenate([v[np.isfinite(v)] for v in values.values()] + [np.zeros(0)])
+    if not len(x) or not finite.size:
+        return f"<p class='note'>{_esc(title)}: no data.</p>"
+    left, right, top, bottom = 58, 24, 30 + 14 * (-(-len(values) // 3)), 40
+    x_lo, x_hi = float(x.min()), float(x.max())
+    y_lo, y_hi = float(finite.min()), float(finite.max())
+    if x_hi == x_lo:
+        x_lo, x_hi = x_lo - 1, x_hi + 1
+    if y_hi == y_lo:
+        y_lo, y_hi = y_lo - 1, y_hi + 1
+    pad = (y_hi - y_lo) * 0.05
+    y_lo, y_hi = (y_lo - pad if y_lo - pad >= 0 or y_lo < 0 else 0.0), y_hi + pad
+    integer_x = len(x) <= 12 and np.all(x == np.round(x))
+    x_ticks = x if integer_x else x_lo + np.array([0.0, 0.25, 0.5, 0.75, 1.0]) * (x_hi - x_lo)
+
+    def px(value: float) -> float:
+        return left + (value - x_lo) / (x_hi - x_lo) * (width - left - right)
+
+    def py(value: float) -> float:
+        return top + (y_hi - value) / (y_hi - y_lo) * (height - top - bottom)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" font-size="13">{_esc(title)}</text>',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width - right}" y2="{height - bottom}" stroke="#444"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{height - bottom}" stroke="#444"/>',
+        f'<text x="{(left + width - right) / 2:.1f}" y="{height - 6}" text-anchor="middle">{_esc(x_label)}</text>',
+    ]
+    for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y_value = y_lo + fraction * (y_hi - y_lo)
+        parts.append(f'<line x1="{left - 4}" y1="{py(y_value):.1f}" x2="{width - right}" y2="{py(y_value):.1f}" stroke="#e4e4e4"/>')
+        parts.append(f'<text x="{left - 6}" y="{py(y_value) + 4:.1f}" text-anchor="end">{y_value:.4g}</text>')
+    for x_value in x_ticks:
+        parts.append(f'<text x="{px(x_value):.1f}" y="{height - bottom + 14}" text-anchor="middle">{x_value:.4g}</text>')
+    for number, (name, v) in enumerate(values.items()):
+        colour = _PALETTE[number % len(_PALETTE)]
+        points = " ".join(f"{px(a):.1f},{py(b):.1f}" for a, b in zip(x, v) if np.isfinite(b))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{points}"/>')
+        if len(x) <= 30:
+            parts.extend(f'<circle cx="{px(a):.1f}" cy="{py(b):.1f}" r="2.5" fill="{colour}"/>' for a, b in zip(x, v) if np.isfinite(b))
+        legend_x, legend_y = left + 130 * (number % 3), 30 + 14 * (number // 3)
+        parts.append(f'<line x1="{legend_x}" y1="{legend_y}" x2="{legend_x + 16}" y2="{legend_y}" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<text x="{legend_x + 20}" y="{legend_y + 4}">{_esc(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f'<th class="name">{_esc(h)}</th>' if i == 0 else f"<th>{_esc(h)}</th>" for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f'<td class="name">{c}</td>' if i == 0 else f"<td>{c}</td>" for i, c in enumerate(row)) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _confusion_html(counts: np.ndarray) -> str:
+    """An HTML table of int (10, 10) counts, shaded by each row's share: blue on the diagonal, red off it."""
+    totals = counts.sum(axis=1, keepdims=True)
+    share = counts / np.maximum(totals, 1)
+    head = "".join(f"<th>{d}</th>" for d in range(len(counts)))
+    body = []
+    for digit in range(len(counts)):
+        tds = [f"<th>{digit}</th>"]
+        for column in range(len(counts)):
+            alpha = share[digit, column]
+            colour = f"rgba(31,119,180,{alpha:.3f})" if digit == column else f"rgba(214,39,40,{min(1.0, alpha * 5):.3f})"
+            tds.append(f'<td style="background:{colour}" title="{share[digit, column]:.2%} of intended {digit}">{counts[digit, column]}</td>')
+        tds.append(f"<td>{share[digit, digit]:.1%}</td>")
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    return (
+        f'<table class="confusion"><tr><th>intended \\ classified</th>{head}<th>correct</th></tr>'
+        + "".join(body) + "</table>"
+    )
+
+
+def _pairs_from_csv(path: Path) -> dict | None:
+    """``"a-b"`` -> ``count``, ``mass``, ``smaller`` from the evaluation's pair table, or None."""
+    if not path.is_file():
+        return None
+    header, rows = _read_csv(path)
+    if header != ["pair", "count", "mass", "smaller"]:
+        return None
+    return {row[0]: {"count": int(row[1]), "mass": float(row[2]), "smaller": float(row[3])} for row in rows}
+
+
+def _pairs_html(pairs: Mapping[str, Mapping]) -> str:
+    """A 10x10 table of ambiguous pairs ``"a-b"``: mass on the pair above the diagonal, the smaller probability below."""
+    cells = [["" for _ in range(10)] for _ in range(10)]
+    for key, value in pairs.items():
+        a, b = (int(part) for part in key.split("-"))
+        tip = f"pair {a}-{b}: {value['count']} images"
+        cells[min(a, b)][max(a, b)] = f'<td style="background:rgba(31,119,180,{value["mass"]:.3f})" title="{tip}">{value["mass"]:.2f}</td>'
+        if a != b:
+            cells[max(a, b)][min(a, b)] = f'<td style="background:rgba(44,160,44,{min(1.0, 2 * value["smaller"]):.3f})" title="{tip}">{value["smaller"]:.2f}</td>'
+    head = "".join(f"<th>{d}</th>" for d in range(10))
+    body = "".join(f"<tr><th>{r}</th>" + "".join(c or "<td></td>" for c in row) + "</tr>" for r, row in enumerate(cells))
+    return (
+        f'<table class="pairs"><tr><th></th>{head}</tr>{body}</table>'
+        '<p class="note">Above the diagonal: mean probability mass on the pair (ideal 1).<br>'
+        "Below: mean of the smaller of the two probabilities (ideal 0.5 for a true blend).</p>"
+    )
+
+
+def _read_csv(path) -> tuple[list[str], list[list[str]]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    return (rows[0], rows[1:]) if rows else ([], [])
+
+
+def _confusion_from_csv(path) -> np.ndarray | None:
+    header, rows = _read_csv(path)
+    if header[:2] != ["actual", "predicted"] or not rows:
+        return None
+    data = np.array([[int(r[0]), int(r[1])] for r in rows], np.int64)
+    return confusion_matrix(data[:, 0], data[:, 1])
+
+
+def _curve_from_csv(path, x_name: str) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:
+    header, rows = _read_csv(path)
+    if x_name not in header or not rows:
+        return None
+    try:
+        data = np.array([[float(v) if v != "" else np.nan for v in row] for row in rows], np.float64)
+    except ValueError:
+        return None
+    column = header.index(x_name)
+    return data[:, column], {name: data[:, i] for i, name in enumerate(header) if i != column}
+
+
+def _load_json(path) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def _training_curves(path, title: str) -> str:
+    curve = _curve_from_csv(path, "epoch")
+    if curve is None:
+        return ""
+    epochs, series = curve
+    losses = {name: v for name, v in series.items() if "loss" in name}
+    others = {name: v for name, v in series.items() if "loss" not in name}
+    charts = [line_chart_svg(epochs, group, title=f"{title}: {kind}", x_label="epoch") for kind, group in (("loss", losses), ("metrics", others)) if group]
+    return '<div class="cards">' + "".join(f'<div class="card">{c}</div>' for c in charts) + "</div>"
+
+
+def build_report(
+    *,
+    metrics: Sequence[str | os.PathLike] = (),
+    evaluation: str | os.PathLike | None = None,
+    history: str | os.PathLike | None = None,
+    figures: Sequence[str | os.PathLike] = (),
+    title: str,
+    zoom: int = 2,
+) -> str:
+    """The self-contained HTML page of the evaluation.
+
+    Parameters
+    ----------
+    metrics : metric JSON files. ``classifier.json``, ``banks.json`` and
+        ``datasets.json`` (the evaluation's) get their own sections; any other
+        file is shown as a table under its name.
+    evaluation : the evaluate stage's plots folder: ``mosaics/<source>.png``,
+        ``confusion/<source>.csv`` and ``confusion/sequences-<split>.csv``
+        (columns actual, predicted), ``memorisation/<source>.csv``,
+        ``ambiguous/<source>.csv``, ``sequences/<split>.png``.
+    history : the classifier's per-epoch CSV (column ``epoch`` first).
+    figures : any other plots: PNG and SVG files are embedded (clustering,
+        t-SNE, mosaics of other stages); CSV files are drawn as line charts of
+        every numeric column against ``epoch`` when present, else the first column.
+    title : page title; zoom : screen pixels per digit pixel of the mosaics.
+
+    Returns
+    -------
+    str: the HTML document; images are base64 ``data:`` URIs and charts inline
+    SVG, so it opens offline with no external file, font, style or script.
+    The page holds no timestamp: the same inputs give the same bytes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a file or folder named in the arguments does not exist.
+    """
+    import digitgen
+
+    for path in [*metrics, *figures, *(p for p in (history,) if p is not None)]:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"report input {str(path)!r} does not exist; run `dvc repro` to make it.")
+    if evaluation is not None and not Path(evaluation).is_dir():
+        raise FileNotFoundError(f"evaluation plots folder {str(evaluation)!r} does not exist; run `dvc repro evaluate`.")
+    if zoom < 1:
+        raise ValueError(f"zoom == {zoom}, must be >= 1.")
+    loaded = {Path(path).stem: _load_json(path) for path in metrics}
+    evaluated = Path(evaluation) if evaluation is not None else None
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_esc(title)}</h1>",
+        f'<p class="note">digitgen {_esc(digitgen.__version__)}. Every figure on this page is embedded; it needs no network. '
+        "Metrics are computed by the <code>evaluate</code> stage in the penultimate-layer features of an MNIST classifier "
+        "trained on the training split only and used for nothing but evaluation.</p>",
+    ]
+    out += _classifier_section(loaded.get("classifier"), history)
+    out += _sources_section(loaded.get("banks") or {}, evaluated, zoom)
+    out += _datasets_section(loaded.get("datasets") or {}, evaluated)
+    others = {name: values for name, values in loaded.items() if name not in ("classifier", "banks", "datasets")}
+    if others:
+        out.append("<h2>Other metrics</h2>")
+        for name, values in others.items():
+            rows = [[_esc(k), _esc(_fmt(v, "{:.6g}" if isinstance(v, float) else "{}"))] for k, v in _flatten(values)]
+            out.append(f"<h3><code>{_esc(name)}.json</code></h3>" + _table(["metric", "value"], rows))
+    if figures:
+        out.append("<h2>Other figures</h2><div class='cards'>")
+        for path in map(Path, figures):
+            caption = f"<div><b><code>{_esc(path.name)}</code></b></div>"
+            if path.suffix.lower() == ".png":
+                out.append(f'<div class="card">{caption}{_img(path, path.stem)}</div>')
+            elif path.suffix.lower() == ".svg":
+                out.append(f'<div class="card">{caption}<img src="data:image/svg+xml;base64,{_b64(path)}" alt="{_esc(path.stem)}"></div>')
+            elif path.suffix.lower() == ".csv":
+                out.append(f'<div class="card">{caption}{_csv_chart(path)}</div>')
+            else:
+                out.append(f'<div class="card">{caption}: not a PNG, SVG or CSV file; not shown</div>')
+        out.append("</div>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+def _csv_chart(path: Path) -> str:
+    header, _ = _read_csv(path)
+    if not header:
+        return "<p class='note'>empty table</p>"
+    x_name = "epoch" if "epoch" in header else header[0]
+    curve = _curve_from_csv(path, x_name)
+    if curve is None:
+        return "<p class='note'>no numeric columns to draw</p>"
+    return line_chart_svg(curve[0], curve[1], title=path.stem, x_label=x_name)
+
+
+def _classifier_section(classifier: dict | None, history) -> list[str]:
+    out = ["<h2>Evaluation classifier</h2>"]
+    if classifier:
+        per_digit = classifier.get("test_accuracy_per_digit") or {}
+        rows = [
+            [_esc(k), _esc(_fmt(v, "{:.4f}" if isinstance(v, float) else "{}"))]
+            for k, v in _flatten(classifier)
+            if not k.startswith("test_accuracy_per_digit")
+        ]
+        out.append('<div class="cards"><div>' + _table(["metric", "value"], rows) + "</div>")
+        if per_digit:
+            cells = [f"{v:.2%}" for v in per_digit.values()]
+            out.append("<div><b>test accuracy per digit</b>" + _table(["digit", *per_digit], [["accuracy", *cells]]) + "</div>")
+        out.append("</div>")
+    else:
+        out.append('<p class="note">No classifier metrics (classifier.json) given.</p>')
+    if history is not None:
+        out.append(_training_curves(history, "classifier"))
+    return out
+
+
+def _sources_section(banks: dict, evaluated: Path | None, zoom: int) -> list[str]:
+    out = ["<h2>Digit sources</h2>"]
+    if banks:
+        out.append(
+            '<p class="note"><b>label accuracy</b>: how often the classifier reads the intended digit (for <code>real</code>: '
+            "its accuracy on the test digits). <b>FCD</b>: Fréchet distance of the classifier features against all real test "
+            "digits; its scale depends on the feature layer, so read it against the <b>real baseline</b>: real training "
+            "digits of the same sample size against the test digits. <b>KID</b>: unbiased kernel distance (cubic kernel), "
+            "mean and standard deviation over subsets; about 0 for a perfect source. <b>precision / recall</b>: "
+            "Kynkäänniemi et al. 2019 (k-NN manifolds) in the same features. <b>NN distance</b>: pixel distance (intensities "
+            "in [0, 1]) from each sample to its nearest training digit, against the same for real test digits; "
+            "<b>below real p1</b>: fraction of samples closer than the 1st percentile of the real test digits (about 1% for "
+            "real digits; much more means copies of training digits).</p>"
+        )
+        header = ["source"] + [label for _, label, _ in _SOURCE_COLUMNS]
+        rows = [
+            [_esc(name)] + [_esc(_fmt(_lookup(banks[name], key), pattern)) for key, _, pattern in _SOURCE_COLUMNS]
+            for name in sorted(banks, key=lambda n: (n != "real", n))
+        ]
+        out.append(_table(header, rows))
+    else:
+        out.append('<p class="note">No source metrics (banks.json) given.</p>')
+    names = set(banks)
+    if evaluated is not None:
+        names |= {p.stem for p in (evaluated / "mosaics").glob("*.png")}
+    for name in sorted(names, key=lambda n: (n != "real", n)):
+        out.append(f"<h3>Source <code>{_esc(name)}</code></h3><div class='cards'>")
+        picture = evaluated / "mosaics" / f"{name}.png" if evaluated is not None else None
+        if picture is not None and picture.is_file():
+            out.append(f'<div class="card"><b>examples, one row per digit</b>{_img(picture, f"{name} digits", zoom)}</div>')
+        else:
+            out.append('<div class="card">no mosaic</div>')
+        if evaluated is not None:
+            confusion = evaluated / "confusion" / f"{name}.csv"
+            counts = _confusion_from_csv(confusion) if confusion.is_file() else None
+            if counts is not None:
+                out.append(f'<div class="card"><b>per-digit confusion</b>{_confusion_html(counts)}</div>')
+            hist = evaluated / "memorisation" / f"{name}.csv"
+            curve = _curve_from_csv(hist, "distance") if hist.is_file() else None
+            if curve is not None:
+                chart = line_chart_svg(curve[0], curve[1], title="distance to the nearest training digit", x_label="pixel distance")
+                out.append(f'<div class="card">{chart}</div>')
+        pairs = _pairs_from_csv(evaluated / "ambiguous" / f"{name}.csv") if evaluated is not None else None
+        if pairs:
+            out.append(f'<div class="card"><b>ambiguous pairs</b>{_pairs_html(pairs)}</div>')
+        out.append("</div>")
+    return out
+
+
+def _datasets_section(datasets: dict, evaluated: Path | None) -> list[str]:
+    out = ["<h2>Sequence datasets</h2>"]
+    if datasets:
+        out.append(
+            '<p class="note">Each digit is cropped by its box, centred in a 28x28 cell by its centre of mass as MNIST digits '
+            "are (no rescaling) and classified. Boxes that overlap a neighbour's (negative spacing) can carry the neighbour's "
+            "ink into the crop, so their accuracy is shown apart. Contract errors count violations of the shard format, "
+            "provenance (box and pixels match the bank row named) and manifest; leaks count test-split digits whose pixels "
+            "equal a training digit.</p>"
+        )
+        header = ["split"] + [label for _, label, _ in _SPLIT_COLUMNS]
+        rows = []
+        for split, values in datasets.items():
+            cells = [_esc(split)]
+            for key, _, pattern in _SPLIT_COLUMNS:
+                value = values.get(key)
+                text = _esc(_fmt(value, pattern))
+                cells.append(f'<span class="bad">{text}</span>' if key in ("contract_errors", "leaks") and value else text)
+            rows.append(cells)
+        out.append(_table(header, rows))
+        for split, values in datasets.items():
+            per_source = values.get("accuracy_per_source") or {}
+            if per_source:
+                shown = ", ".join(f"<code>{_esc(s)}</code> {a:.2%}" for s, a in per_source.items())
+                out.append(f"<p>{_esc(split)}: digit accuracy per source: {shown}</p>")
+            out.extend(f'<p class="bad">{_esc(split)}: {_esc(message)}</p>' for message in values.get("messages") or [])
+    else:
+        out.append('<p class="note">No dataset checks (datasets.json) given.</p>')
+    if evaluated is not None:
+        for picture in sorted((evaluated / "sequences").glob("*.png")):
+            split = picture.stem
+            out.append(f"<h3>Sample <code>{_esc(split)}</code> sequences</h3><div class='cards'>")
+            out.append(f'<div class="card">boxes: green = the classifier reads the label, red = it does not{_img(picture, f"{split} sequences")}</div>')
+            confusion = evaluated / "confusion" / f"sequences-{split}.csv"
+            counts = _confusion_from_csv(confusion) if confusion.is_file() else None
+            if counts is not None:
+                out.append(f'<div class="card"><b>per-digit confusion of the cropped digits</b>{_confusion_html(counts)}</div>')
+            out.append("</div>")
+    return out
+
+
+def _b64(path) -> str:
+    with open(path, "rb") as handle:
+        return base64.b64encode(handle.read()).decode("ascii")
+
+
+def write_report(path: str | os.PathLike, document: str) -> None:
+    """Write an HTML document (UTF-8), atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(document, encoding="utf-8")

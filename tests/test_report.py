@@ -1,12 +1,31 @@
-"""Tests of digitgen.report: mosaics and PNG writing."""
+"""Tests of digitgen.report: mosaics, PNG writing, sequence pictures and the self-contained HTML report."""
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+import re
+
 import numpy as np
 import pytest
+from evaluation_fakes import CentroidClassifier, distinct_mnist_arrays, write_sequences
 from PIL import Image
 
-from digitgen.report import mosaic, save_png
+from digitgen import evaluate as ev
+from digitgen.io import write_npz
+from digitgen.params import ParamsError, parse_params
+from digitgen.report import (
+    BOX_AGREES,
+    BOX_DISAGREES,
+    build_report,
+    confusion_matrix,
+    draw_sequences,
+    line_chart_svg,
+    mosaic,
+    save_png,
+    write_report,
+)
 
 
 def test_mosaic_places_images_row_by_row():
@@ -28,3 +47,142 @@ def test_save_png_round_trip(tmp_path):
     image = np.arange(60, dtype=np.uint8).reshape(6, 10)
     save_png(tmp_path / "m.png", image)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "m.png")), image)
+
+
+# --------------------------------------------------------------------------- the HTML report
+
+
+def test_draw_sequences_draws_boxes_coloured_by_agreement():
+    images = np.zeros((2, 28, 60), np.uint8)
+    boxes = np.full((2, 2, 4), -1, np.int16)
+    boxes[0, 0], boxes[0, 1], boxes[1, 0] = [2, 3, 12, 20], [30, 5, 40, 25], [10, 2, 20, 26]
+    labels = np.array([[3, 5], [7, -1]], np.int16)
+    predicted = np.array([[3, 6], [7, -1]])
+    picture = draw_sequences(images, boxes, labels, predicted, scale=2, gap=4)
+    row = 28 * 2 + max(12, 10) + 4
+    assert picture.shape == (2 * row - 4, 120, 3) and picture.dtype == np.uint8
+    assert tuple(picture[3 * 2, 2 * 2 + 5]) == BOX_AGREES  # top edge of the first box
+    assert tuple(picture[5 * 2, 30 * 2 + 5]) == BOX_DISAGREES  # 5 read as 6
+    assert tuple(picture[row + 2 * 2, 10 * 2 + 5]) == BOX_AGREES
+    with pytest.raises(ValueError, match="predicted must have the shape of labels"):
+        draw_sequences(images, boxes, labels, predicted[:1])
+
+
+def test_confusion_matrix_counts_pairs_and_ignores_padding():
+    counts = confusion_matrix(np.array([0, 0, 1, 2, -1]), np.array([0, 1, 1, 2, 3]), classes=3)
+    np.testing.assert_array_equal(counts, [[1, 1, 0], [0, 1, 0], [0, 0, 1]])
+
+
+def test_line_chart_is_inline_svg_with_escaped_names():
+    svg = line_chart_svg([1, 2, 3], {"loss <train>": [3.0, 2.0, 1.5], "val": [3.5, float("nan"), 2.0]}, title="a & b", x_label="epoch")
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count("<polyline") == 2 and "loss &lt;train&gt;" in svg and "a &amp; b" in svg
+    assert "no data" in line_chart_svg([], {"x": []}, title="t", x_label="x")
+
+
+@pytest.fixture(scope="module")
+def evaluation(tmp_path_factory):
+    """A whole tiny evaluation written as the evaluate stage writes it (fake classifier, synthetic digits)."""
+    root = tmp_path_factory.mktemp("evaluation")
+    arrays = distinct_mnist_arrays()
+    write_npz(root / "mnist.npz", arrays)
+    sequences = write_sequences(root, root / "mnist.npz")
+    classifier = CentroidClassifier(arrays["x_train"], arrays["y_train"])
+    params = parse_params({"evaluate": {"samples": 50, "kid_subsets": 5, "kid_subset_size": 20, "memorisation_samples": 20, "sequence_previews": 3}}).evaluate
+    reference = ev.RealReference(classifier, arrays["x_train"], arrays["x_test"], arrays["y_test"], params)
+    x, y = arrays["x_train"], arrays["y_train"].astype(np.int16)
+    rows = np.flatnonzero(y[:100] != y[100:200])
+    sources = [
+        ev.SourceDigits("augmented", np.roll(x, 1, axis=2), y),
+        ev.SourceDigits("ambiguous", np.maximum(x[rows], x[100 + rows]), np.stack([y[rows], y[100 + rows]], 1)),
+    ]
+    results = [ev.evaluate_real(reference)] + [ev.evaluate_source(s, classifier, reference) for s in sources]
+    pools = {split: {"real": ev.SourceDigits("real", arrays[f"x_{split}"], arrays[f"y_{split}"].astype(np.int16))} for split in ("train", "test")}
+    training = ev.CropHashes(ev.digit_crops_of(x))
+    checks = {split: ev.check_split(sequences / split, split, pools[split], classifier, params, training=training if split == "test" else None) for split in ("train", "test")}
+    metrics = root / "metrics"
+    ev.write_json(metrics / "banks.json", ev.bank_metrics(results))
+    ev.write_json(metrics / "datasets.json", ev.dataset_metrics(checks))
+    ev.write_json(metrics / "classifier.json", {"test_accuracy": 0.75, "test_accuracy_per_digit": {str(d): 0.7 for d in range(10)}})
+    ev.write_json(metrics / "sequences.json", {"train": {"count": 40}})
+    ev.write_plots(root / "plots", results, checks)
+    (root / "history.csv").write_text("epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,1.2,0.4,1.3\n2,0.7,0.8,0.6,0.9\n")
+    (root / "tsne.png").write_bytes(_png_bytes(np.full((5, 7), 128, np.uint8)))
+    (root / "bandwidth.csv").write_text("bandwidth,digit_0,global\n0.1,-5,-6\n0.2,-4,-5\n")
+    return root
+
+
+def _png_bytes(image):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def build(root, **overrides):
+    arguments = {
+        "metrics": [root / "metrics" / f"{name}.json" for name in ("classifier", "banks", "datasets", "sequences")],
+        "evaluation": root / "plots",
+        "history": root / "history.csv",
+        "figures": [root / "tsne.png", root / "bandwidth.csv"],
+        "title": "tiny <report>",
+        "zoom": 2,
+    }
+    arguments.update(overrides)
+    return build_report(**arguments)
+
+
+def test_the_evaluation_writes_every_picture_and_table(evaluation):
+    names = sorted(str(p.relative_to(evaluation / "plots")) for p in (evaluation / "plots").rglob("*.*"))
+    assert names == [
+        "ambiguous/ambiguous.csv", "confusion/augmented.csv", "confusion/real.csv", "confusion/sequences-test.csv",
+        "confusion/sequences-train.csv", "memorisation/ambiguous.csv", "memorisation/augmented.csv", "memorisation/real.csv",
+        "mosaics/ambiguous.png", "mosaics/augmented.png", "mosaics/real.png", "sequences/test.png", "sequences/train.png",
+    ]
+    banks = json.loads((evaluation / "metrics" / "banks.json").read_text())
+    assert list(banks) == ["ambiguous", "augmented", "real"]
+    assert set(banks["ambiguous"]["ambiguous"]) == {"mass", "smaller"}
+
+
+def test_the_report_is_self_contained_and_shows_every_source(evaluation):
+    page = build(evaluation)
+    assert page.startswith("<!DOCTYPE html>") and "tiny &lt;report&gt;" in page
+    for source in ("real", "augmented", "ambiguous"):
+        assert f"Source <code>{source}</code>" in page
+    assert "Sample <code>train</code> sequences" in page and "Sample <code>test</code> sequences" in page
+    assert "ambiguous pairs" in page and "per-digit confusion" in page and "sequences.json" in page
+    assert page.count("<svg") >= 5  # classifier curves, memorisation histograms, the bandwidth curve
+    # nothing is fetched: no external source, link, stylesheet, script or font
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page)
+    assert "<script" not in page and "@import" not in page and "url(" not in page
+    sources = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(sources) == 3 + 2 + 1  # mosaics, sequences, the t-SNE figure
+    for payload in sources:
+        with Image.open(io.BytesIO(base64.b64decode(payload))) as picture:
+            picture.verify()
+
+
+def test_the_report_is_reproducible_and_written_atomically(evaluation, tmp_path):
+    page = build(evaluation)
+    assert build(evaluation) == page
+    write_report(tmp_path / "out" / "index.html", page)
+    assert (tmp_path / "out" / "index.html").read_text(encoding="utf-8") == page
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["index.html"]
+
+
+def test_the_report_shows_contract_failures_and_missing_pieces(evaluation, tmp_path):
+    broken = json.loads((evaluation / "metrics" / "datasets.json").read_text())
+    broken["test"].update(contract_errors=2, leaks=1, messages=["shard-00000.npz: row 0 digit 0: leak: its pixels equal training digit 7"])
+    ev.write_json(tmp_path / "datasets.json", broken)
+    page = build(evaluation, metrics=[tmp_path / "datasets.json"], evaluation=None, history=None, figures=[])
+    assert '<span class="bad">1</span>' in page and "equal training digit 7" in page
+    assert "No source metrics" in page and "No classifier metrics" in page
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        build(evaluation, metrics=[tmp_path / "missing.json"])
+    with pytest.raises(FileNotFoundError, match="dvc repro evaluate"):
+        build(evaluation, evaluation=tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize(("values", "message"), [({"zoom": 0}, "report.zoom == 0, must be in 1..8"), ({"title": " "}, "report.title")])
+def test_report_params_are_validated(values, message):
+    with pytest.raises(ParamsError, match=message):
+        parse_params({"report": values})

@@ -5,6 +5,8 @@ Sub-commands::
     digitgen sequence DIGITS MIN MAX WIDTH [--out FILE] [--seed N] [--source NAME] ...
     digitgen dataset SPLIT --out DIR|URL [--params params.yaml] [--mnist FILE] [--banks DIR] [--workers N] [--scheduler ADDRESS]
     digitgen check-params [params.yaml]
+    digitgen sample --generator kde [--digit D] [-n N] [--rejection LEVEL] [--cleaning LEVEL] [--out FILE] [--seed N]
+    digitgen sample --generator cvae|ambiguous [--digit D] [--pair A B] [-n N] [--out FILE] [--seed N]
 
 Errors in the input are reported as one line on stderr with exit status 2.
 """
@@ -71,7 +73,33 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-params", help="validate a params file and print a summary")
     check.add_argument("params", nargs="?", type=Path, default=Path("params.yaml"))
+    smp = commands.add_parser(
+        "sample",
+        help="draw digits from a fitted generator into a PNG mosaic",
+        description="Draw N digits from a fitted generator (the conditional model with --digit, else the global one), "
+        "write them as a PNG mosaic and print its path.",
+    )
+    smp.add_argument("--generator", choices=("kde", "cvae", "ambiguous"), default="kde", help="which generator (default: kde)")
+    smp.add_argument(
+        "--pair", type=int, nargs=2, metavar=("A", "B"),
+        help="ambiguous digits between classes A and B (--generator ambiguous; default: --digit and its nearest class)",
+    )
+    smp.add_argument("--digit", type=int, help="digit 0-9 to draw (conditional model); omit for the global model")
+    smp.add_argument("-n", type=int, default=16, help="number of digits (default: 16)")
+    smp.add_argument("--rejection", type=_rejection, help="none, light, medium, strict or a percentile (default: the model's)")
+    smp.add_argument("--cleaning", help="none, light, medium or aggressive (default: the model's)")
+    smp.add_argument("--columns", type=int, default=8, help="images per mosaic row (default: 8)")
+    smp.add_argument("--seed", type=int, default=None, help="random seed (default: fresh entropy)")
+    smp.add_argument("--models", type=Path, help="folder of the fitted models (default: the project's data/models/<generator>)")
+    smp.add_argument("--out", type=Path, help="output PNG (default: <generator>-<digit or all>.png in the current folder)")
     return parser
+
+
+def _rejection(text: str) -> str | float:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _project_banks() -> Path:
@@ -130,13 +158,63 @@ def _check_params(args: argparse.Namespace) -> None:
     for split, spec in sorted(seq.splits.items()):
         sources = ", ".join(f"{name} {weight:g}" for name, weight in spec.sources.items())
         print(f"  sequences.{split}: {spec.count} sequences of {seq.length.min}-{seq.length.max} digits, 28x{seq.width}, sources {sources}")
+    aug = params.augment
+    size = f"{aug.copies} per training digit" if aug.copies is not None else f"{aug.count} digits"
+    print(f"  augment: {size}, transforms {', '.join(aug.transforms)}")
+    kde = params.fit_kde
+    print(f"  fit_kde: {kde.n_components} components, rejection {kde.rejection}, cleaning {kde.cleaning}, {kde.bank_per_digit} per digit in the bank")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from digitgen.generators.kde import KdeDigitGenerator
+    from digitgen.report import mosaic, save_png
+
+    if args.n < 1:
+        raise ValueError(f"-n == {args.n}, must be >= 1.")
+    if args.columns < 1:
+        raise ValueError(f"--columns == {args.columns}, must be >= 1.")
+    if args.digit is not None and not 0 <= args.digit <= 9:
+        raise ValueError(f"--digit == {args.digit}, must be a digit 0-9 (or omitted for the global model).")
+    out = args.out or Path(f"{args.generator}-{'all' if args.digit is None else args.digit}.png")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist.")
+    if args.pair is not None and args.generator != "ambiguous":
+        raise ValueError(f"--pair applies to --generator ambiguous only, not {args.generator!r}.")
+    if args.generator != "kde":
+        save_png(out, mosaic(_neural_samples(args), min(args.columns, args.n)))
+        print(out)
+        return
+    models = args.models or Path(__file__).resolve().parents[1] / "data" / "models" / args.generator
+    model = KdeDigitGenerator.load(models / ("global" if args.digit is None else "conditional"))
+    if args.rejection is not None:
+        model.set_params(rejection=args.rejection)
+    if args.cleaning is not None:
+        model.set_params(cleaning=args.cleaning)
+    images = model.sample(args.n, digit=args.digit, rng=np.random.default_rng(args.seed))
+    save_png(out, mosaic(images, min(args.columns, args.n)))
+    print(out)
+
+
+def _neural_samples(args: argparse.Namespace) -> np.ndarray:
+    """uint8 (n, 28, 28) digits of the cvae or ambiguous generator for ``digitgen sample``."""
+    if args.rejection is not None or args.cleaning is not None:
+        raise ValueError(f"--rejection and --cleaning apply to --generator kde only, not {args.generator!r}.")
+    folder = args.models or Path(__file__).resolve().parents[1] / "data" / "models" / ("cvae" if args.generator == "cvae" else "autoencoder")
+    rng = np.random.default_rng(args.seed)
+    if args.generator == "cvae":
+        from digitgen.generators.cvae import CvaeDigitGenerator
+
+        return CvaeDigitGenerator.load(folder).sample(args.n, digit=args.digit, rng=rng)
+    from digitgen.generators.ambiguous import AmbiguousDigitGenerator
+
+    return AmbiguousDigitGenerator.load(folder).sample(args.n, digit=args.digit, rng=rng, pair=args.pair)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    handlers = {"sequence": _sequence, "dataset": _dataset, "check-params": _check_params}
+    handlers = {"sequence": _sequence, "dataset": _dataset, "check-params": _check_params, "sample": _sample}
     try:
         handlers[args.command](args)
     except (ValueError, FileNotFoundError, ConnectionError, ParamsError) as error:

@@ -186,12 +186,329 @@ class SequencesParams:
             raise ParamsError(f"params: {prefix}: {error}") from None
 
 
+#: Transforms the ``augment`` stage can apply, in the order their parameters are drawn.
+AUGMENT_TRANSFORMS = ("rotation", "shift", "shear", "zoom", "elastic")
+
+
+@dataclass(frozen=True)
+class ElasticParams:
+    """``augment.elastic``: elastic distortion in the units of Simard et al. (2003)."""
+
+    alpha: float = 34.0
+    sigma: float = 4.0
+
+    def validate(self, prefix: str) -> None:
+        if not self.alpha >= 0:
+            _fail(f"{prefix}.alpha", self.alpha, "must be >= 0 (pixels of displacement per unit of smoothed field)")
+        if not self.sigma > 0:
+            _fail(f"{prefix}.sigma", self.sigma, "must be > 0 pixels (standard deviation of the Gaussian smoothing)")
+
+
+@dataclass(frozen=True)
+class AugmentParams:
+    """``augment``: the bank of augmented real training digits (``data/banks/augmented.npz``)."""
+
+    seed: int = 5
+    copies: int | None = 1
+    count: int | None = None
+    transforms: tuple[Literal["rotation", "shift", "shear", "zoom", "elastic"], ...] = AUGMENT_TRANSFORMS
+    rotation: float = 10.0
+    shift: float = 0.05
+    shear: float = 10.0
+    zoom: float = 0.1
+    elastic: ElasticParams = field(default_factory=ElasticParams)
+
+    def validate(self, prefix: str) -> None:
+        if self.seed < 0:
+            _fail(f"{prefix}.seed", self.seed, "must be >= 0")
+        if (self.copies is None) == (self.count is None):
+            _fail(
+                f"{prefix}.count",
+                self.count,
+                f"set exactly one of {prefix}.copies (per training digit) and {prefix}.count (total); "
+                f"the other must be null ({prefix}.copies == {self.copies!r})",
+            )
+        for key in ("copies", "count"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                _fail(f"{prefix}.{key}", value, "must be >= 1 or null")
+        if not self.transforms:
+            _fail(f"{prefix}.transforms", [], f"must list at least one of {list(AUGMENT_TRANSFORMS)}")
+        if len(set(self.transforms)) != len(self.transforms):
+            _fail(f"{prefix}.transforms", list(self.transforms), "lists a transform more than once")
+        if not 0 <= self.rotation <= 180:
+            _fail(f"{prefix}.rotation", self.rotation, "must be in [0, 180] degrees")
+        if not 0 <= self.shift < 1:
+            _fail(f"{prefix}.shift", self.shift, "must be in [0, 1) (a fraction of the image width and height)")
+        if not 0 <= self.shear < 90:
+            _fail(f"{prefix}.shear", self.shear, "must be in [0, 90) degrees")
+        if not 0 <= self.zoom < 1:
+            _fail(f"{prefix}.zoom", self.zoom, "must be in [0, 1) (digit size scaled by a factor in [1 - zoom, 1 + zoom])")
+
+
+@dataclass(frozen=True)
+class TrainClassifierParams:
+    """``train_classifier``: the CNN that scores digits for evaluation (never used to generate or select)."""
+
+    seed: int = 0
+    epochs: int = 4
+    batch_size: int = 128
+    learning_rate: float = 0.002
+    filters: tuple[int, ...] = (32, 64)
+    dense: int = 128
+    dropout: float = 0.4
+    validation_fraction: float = 0.05
+
+    def validate(self, prefix: str) -> None:
+        if self.seed < 0:
+            _fail(f"{prefix}.seed", self.seed, "must be >= 0")
+        if self.epochs < 1:
+            _fail(f"{prefix}.epochs", self.epochs, "must be >= 1")
+        if self.batch_size < 1:
+            _fail(f"{prefix}.batch_size", self.batch_size, "must be >= 1")
+        if not 0 < self.learning_rate <= 1:
+            _fail(f"{prefix}.learning_rate", self.learning_rate, "must be in (0, 1]")
+        if not 1 <= len(self.filters) <= 4 or any(f < 1 for f in self.filters):
+            _fail(f"{prefix}.filters", list(self.filters), "must list 1 to 4 convolution widths, each >= 1 (28 px halve 4 times to 1)")
+        if self.dense < 1:
+            _fail(f"{prefix}.dense", self.dense, "must be >= 1 (it is the size of the evaluation feature space)")
+        if not 0 <= self.dropout < 1:
+            _fail(f"{prefix}.dropout", self.dropout, "must be in [0, 1)")
+        if not 0 <= self.validation_fraction < 0.5:
+            _fail(f"{prefix}.validation_fraction", self.validation_fraction, "must be in [0, 0.5)")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """``evaluate``: scores of every digit source and checks of the sequence datasets.
+
+    ``banks`` lists generated sources only; ``real`` is always scored, as the reference row.
+    """
+
+    seed: int = 0
+    banks: tuple[Literal["augmented", "kde", "cvae", "ambiguous"], ...] = ("augmented", "kde", "cvae", "ambiguous")
+    samples: int = 10000
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    nearest_k: int = 3
+    memorisation_samples: int = 2000
+    mosaic_per_digit: int = 10
+    sequences_checked: int = 10000
+    sequence_previews: int = 12
+    strict: bool = True
+
+    def validate(self, prefix: str) -> None:
+        if self.seed < 0:
+            _fail(f"{prefix}.seed", self.seed, "must be >= 0")
+        if len(set(self.banks)) != len(self.banks):
+            _fail(f"{prefix}.banks", list(self.banks), "lists a bank more than once")
+        if self.nearest_k < 1:
+            _fail(f"{prefix}.nearest_k", self.nearest_k, "must be >= 1")
+        if self.samples < max(10, self.nearest_k + 1):
+            _fail(f"{prefix}.samples", self.samples, f"must be >= {max(10, self.nearest_k + 1)}")
+        if self.kid_subsets < 1:
+            _fail(f"{prefix}.kid_subsets", self.kid_subsets, "must be >= 1")
+        if self.kid_subset_size < 2:
+            _fail(f"{prefix}.kid_subset_size", self.kid_subset_size, "must be >= 2 (the unbiased estimate needs pairs)")
+        if self.memorisation_samples < 1:
+            _fail(f"{prefix}.memorisation_samples", self.memorisation_samples, "must be >= 1")
+        if not 1 <= self.mosaic_per_digit <= 50:
+            _fail(f"{prefix}.mosaic_per_digit", self.mosaic_per_digit, "must be in 1..50")
+        if self.sequences_checked < 0:
+            _fail(f"{prefix}.sequences_checked", self.sequences_checked, "must be >= 0")
+        if self.sequence_previews < 0:
+            _fail(f"{prefix}.sequence_previews", self.sequence_previews, "must be >= 0")
+
+
+@dataclass(frozen=True)
+class ReportParams:
+    """``report``: the self-contained HTML page of every source and dataset."""
+
+    title: str = "digitgen: digit sources and datasets"
+    zoom: int = 2
+
+    def validate(self, prefix: str) -> None:
+        if not self.title.strip():
+            _fail(f"{prefix}.title", self.title, "must be a non-empty string")
+        if not 1 <= self.zoom <= 8:
+            _fail(f"{prefix}.zoom", self.zoom, "must be in 1..8 (screen pixels per digit pixel)")
+
+
+@dataclass(frozen=True)
+class KdeParams:
+    """``fit_kde``: the PCA + kernel-density generators (conditional and global) and the ``kde`` bank.
+
+    Mirrors the parameters of :class:`digitgen.generators.kde.KdeDigitGenerator`;
+    ``subsample`` sizes each digit's density of the conditional model,
+    ``global_subsample`` the single density of the global model.
+    """
+
+    seed: int = 0
+    n_components: int = 50
+    whiten: bool = False
+    holdout: float = 0.15
+    subsample: int | None = 5000
+    global_subsample: int | None = 10000
+    bandwidths: tuple[float, ...] = (0.1, 0.123, 0.152, 0.187, 0.231, 0.285, 0.351, 0.433, 0.534, 0.658, 0.811, 1.0)
+    cv: int = 5
+    rejection: Literal["none", "light", "medium", "strict"] | float = "medium"
+    cleaning: Literal["none", "light", "medium", "aggressive"] = "medium"
+    candidate_budget: float = 20.0
+    acceptance_candidates: int = 2000
+    bank_per_digit: int = 1000
+    mosaic_columns: int = 16
+
+    def validate(self, prefix: str) -> None:
+        if self.seed < 0:
+            _fail(f"{prefix}.seed", self.seed, "must be >= 0")
+        if not 1 <= self.n_components <= DIGIT_SIZE * DIGIT_SIZE:
+            _fail(f"{prefix}.n_components", self.n_components, f"must be in 1..{DIGIT_SIZE * DIGIT_SIZE}")
+        if not 0 < self.holdout <= 0.5:
+            _fail(f"{prefix}.holdout", self.holdout, "must be a fraction in (0, 0.5] of each digit's training images")
+        for key in ("subsample", "global_subsample"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                _fail(f"{prefix}.{key}", value, "must be >= 1 or null (all training codes)")
+        if not self.bandwidths:
+            _fail(f"{prefix}.bandwidths", [], "must list at least one bandwidth")
+        for i, value in enumerate(self.bandwidths):
+            if not 0 < value < float("inf"):
+                _fail(f"{prefix}.bandwidths[{i}]", value, "must be a finite number > 0")
+        if len(set(self.bandwidths)) != len(self.bandwidths):
+            _fail(f"{prefix}.bandwidths", list(self.bandwidths), "must not repeat a value")
+        if self.cv < 2:
+            _fail(f"{prefix}.cv", self.cv, "must be >= 2 folds")
+        if isinstance(self.rejection, float) and not 0 < self.rejection < 100:
+            _fail(f"{prefix}.rejection", self.rejection, "must be none, light, medium, strict or a percentile in (0, 100)")
+        if not self.candidate_budget >= 1:
+            _fail(f"{prefix}.candidate_budget", self.candidate_budget, "must be >= 1 (most candidates drawn per requested digit)")
+        if self.acceptance_candidates < 0:
+            _fail(f"{prefix}.acceptance_candidates", self.acceptance_candidates, "must be >= 0 (0 = do not measure)")
+        if self.bank_per_digit < 1:
+            _fail(f"{prefix}.bank_per_digit", self.bank_per_digit, "must be >= 1")
+        if not 1 <= self.mosaic_columns <= self.bank_per_digit:
+            _fail(f"{prefix}.mosaic_columns", self.mosaic_columns, f"must be in 1..{prefix}.bank_per_digit ({self.bank_per_digit})")
+
+
+def _validate_vae(section: Any, prefix: str) -> None:
+    """Checks shared by ``train_cvae`` and ``train_autoencoder`` (the VAE architecture and its training)."""
+    if section.seed < 0:
+        _fail(f"{prefix}.seed", section.seed, "must be >= 0")
+    if not 1 <= section.latent_size <= 512:
+        _fail(f"{prefix}.latent_size", section.latent_size, "must be >= 1 and <= 512")
+    if len(section.filters) != 2 or any(not 1 <= f <= 256 for f in section.filters):
+        _fail(f"{prefix}.filters", list(section.filters), "must list two convolution widths in 1..256 (28 -> 14 -> 7 px)")
+    if not 1 <= section.hidden <= 4096:
+        _fail(f"{prefix}.hidden", section.hidden, "must be in 1..4096")
+    if not section.beta > 0:
+        _fail(f"{prefix}.beta", section.beta, "must be > 0 (weight of the KL term)")
+    if section.epochs < 1:
+        _fail(f"{prefix}.epochs", section.epochs, "must be >= 1")
+    if section.batch_size < 1:
+        _fail(f"{prefix}.batch_size", section.batch_size, "must be >= 1")
+    if not 0 < section.learning_rate <= 1:
+        _fail(f"{prefix}.learning_rate", section.learning_rate, "must be in (0, 1]")
+    if not 0 <= section.validation_fraction < 0.5:
+        _fail(f"{prefix}.validation_fraction", section.validation_fraction, "must be in [0, 0.5)")
+
+
+@dataclass(frozen=True)
+class TrainCvaeParams:
+    """``train_cvae``: the conditional VAE (``data/models/cvae``) and its bank (``data/banks/cvae.npz``)."""
+
+    seed: int = 0
+    latent_size: int = 8
+    filters: tuple[int, ...] = (16, 32)
+    hidden: int = 256
+    beta: float = 1.0
+    epochs: int = 10
+    batch_size: int = 128
+    learning_rate: float = 0.002
+    validation_fraction: float = 0.05
+    temperature: float = 0.8
+    bank_per_digit: int = 6000
+    mosaic_columns: int = 16
+
+    def validate(self, prefix: str) -> None:
+        _validate_vae(self, prefix)
+        if not self.temperature > 0:
+            _fail(f"{prefix}.temperature", self.temperature, "must be > 0 (standard deviation of the prior draws)")
+        if self.bank_per_digit < 1:
+            _fail(f"{prefix}.bank_per_digit", self.bank_per_digit, "must be >= 1")
+        if not 1 <= self.mosaic_columns <= self.bank_per_digit:
+            _fail(f"{prefix}.mosaic_columns", self.mosaic_columns, f"must be in 1..{prefix}.bank_per_digit ({self.bank_per_digit})")
+
+
+@dataclass(frozen=True)
+class TrainAutoencoderParams:
+    """``train_autoencoder``: the autoencoder of ambiguous digits (``data/models/autoencoder``) and their bank."""
+
+    seed: int = 0
+    latent_size: int = 16
+    filters: tuple[int, ...] = (16, 32)
+    hidden: int = 256
+    beta: float = 1.0
+    epochs: int = 6
+    batch_size: int = 128
+    learning_rate: float = 0.002
+    validation_fraction: float = 0.05
+    pairs: tuple[tuple[int, ...], ...] | None = None
+    weights: tuple[float, ...] = tuple(round(0.25 + 0.05 * k, 2) for k in range(11))
+    count: int = 5000
+    previews: int = 10
+
+    def validate(self, prefix: str) -> None:
+        _validate_vae(self, prefix)
+        if self.pairs is not None:
+            if not self.pairs:
+                _fail(f"{prefix}.pairs", [], "must be null (each digit with its nearest class) or list at least one [a, b] pair")
+            for i, pair in enumerate(self.pairs):
+                if len(pair) != 2 or any(not 0 <= d <= 9 for d in pair) or pair[0] == pair[1]:
+                    _fail(f"{prefix}.pairs[{i}]", list(pair), "must be two different digits, each in 0..9")
+        if not self.weights or any(not 0 < w < 1 for w in self.weights):
+            _fail(f"{prefix}.weights", list(self.weights), "must list at least one interpolation weight, each in (0, 1)")
+        if len(set(self.weights)) != len(self.weights):
+            _fail(f"{prefix}.weights", list(self.weights), "lists a weight more than once")
+        if self.count < 1:
+            _fail(f"{prefix}.count", self.count, "must be >= 1")
+        if self.previews < 1:
+            _fail(f"{prefix}.previews", self.previews, "must be >= 1 (rows of the interpolation strip)")
+
+
+@dataclass(frozen=True)
+class LatentReportParams:
+    """``latent_report``: clustering of the encoder means of the MNIST test digits."""
+
+    seed: int = 0
+    min_samples: int | None = None
+    tsne_samples: int = 1500
+    perplexity: float = 30.0
+
+    def validate(self, prefix: str) -> None:
+        if self.seed < 0:
+            _fail(f"{prefix}.seed", self.seed, "must be >= 0")
+        if self.min_samples is not None and self.min_samples < 2:
+            _fail(f"{prefix}.min_samples", self.min_samples, "must be >= 2 or null (2 x the latent size)")
+        if self.tsne_samples < 10:
+            _fail(f"{prefix}.tsne_samples", self.tsne_samples, "must be >= 10")
+        if not 1 <= self.perplexity < self.tsne_samples / 3:
+            _fail(f"{prefix}.perplexity", self.perplexity, f"must be in [1, tsne_samples / 3) (tsne_samples == {self.tsne_samples})")
+
+
 @dataclass(frozen=True)
 class Params:
     """The whole params.yaml."""
 
     download: DownloadParams = field(default_factory=DownloadParams)
     sequences: SequencesParams = field(default_factory=SequencesParams)
+    augment: AugmentParams = field(default_factory=AugmentParams)
+    fit_kde: KdeParams = field(default_factory=KdeParams)
+    train_classifier: TrainClassifierParams = field(default_factory=TrainClassifierParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    report: ReportParams = field(default_factory=ReportParams)
+    train_cvae: TrainCvaeParams = field(default_factory=TrainCvaeParams)
+    train_autoencoder: TrainAutoencoderParams = field(default_factory=TrainAutoencoderParams)
+    latent_report: LatentReportParams = field(default_factory=LatentReportParams)
 
 
 # --------------------------------------------------------------------------- parsing

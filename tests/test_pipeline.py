@@ -56,6 +56,13 @@ def repo(tmp_path, mnist_arrays):
     params["sequences"].update(width=180, shard_size=25, previews=3, workers=2)
     params["sequences"]["splits"]["train"]["count"] = 60
     params["sequences"]["splits"]["test"]["count"] = 30
+    # 20 synthetic digits per class hold out 3 each: too few (and too alike) for rejection thresholds
+    params["fit_kde"].update(rejection="none", bank_per_digit=10, mosaic_columns=5)
+    # tiny neural generators: one epoch of a small network, small banks, a t-SNE of the 60 test digits
+    tiny_vae = {"latent_size": 4, "filters": [4, 8], "hidden": 16, "epochs": 1, "batch_size": 32}
+    params["train_cvae"].update(tiny_vae, bank_per_digit=10, mosaic_columns=5)
+    params["train_autoencoder"].update(tiny_vae, count=20, previews=3)
+    params["latent_report"].update(tsne_samples=40, perplexity=5)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     env = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONPATH=str(repo))

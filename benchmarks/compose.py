@@ -21,16 +21,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
-import yaml
 
 from digitgen.bank import load_real_bank
 from digitgen.compose import compose_batch, ink_extents
@@ -84,46 +79,19 @@ def part_composer(data: str | None, naive_count: int, batch_count: int) -> None:
         print(f"batch composer (uint8 out), batches of {batch:>6,}  {fast:>12,.0f} sequences/s   {fast / naive:5.1f}x naive")
 
 
-def tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for proc in [process, *process.children(recursive=True)]:
-        try:
-            total += proc.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def part_stage(data: str | None, sizes: list[int], compress_level: int) -> None:
     from digitgen.data.mnist import default_mnist_npz
 
+    from scale import run_dataset  # benchmarks/scale.py: the same stage run, measured the same way
+
     mnist = default_mnist_npz(data)
-    root = Path(__file__).resolve().parents[1]
     for size in sizes:
-        work = Path(tempfile.mkdtemp(prefix="digitgen-bench-"))
-        try:
-            params = yaml.safe_load((root / "params.yaml").read_text())
-            params["sequences"].update(length={"min": LENGTH, "max": LENGTH}, width=WIDTH, compress_level=compress_level, workers=0)
-            params["sequences"]["splits"]["train"]["count"] = size
-            (work / "params.yaml").write_text(yaml.safe_dump(params))
-            command = [sys.executable, "-m", "digitgen", "dataset", "train", "--params", str(work / "params.yaml"),
-                       "--mnist", str(mnist), "--out", str(work / "train")]
-            start = time.perf_counter()
-            process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            peak = 0
-            while process.poll() is None:
-                peak = max(peak, tree_rss(process))
-                time.sleep(0.02)
-            elapsed = time.perf_counter() - start
-            if process.returncode != 0:
-                raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()}")
-            on_disk = sum(p.stat().st_size for p in (work / "train").rglob("*") if p.is_file())
-            print(
-                f"sequences stage, {size:>10,} sequences, level {compress_level}: {elapsed:6.1f} s  "
-                f"{size / elapsed:>9,.0f} sequences/s  peak RSS {peak / 2**20:6.0f} MiB  on disk {on_disk / 2**20:7.0f} MiB"
-            )
-        finally:
-            shutil.rmtree(work)
+        with tempfile.TemporaryDirectory(prefix="digitgen-bench-") as work:
+            elapsed, peak, on_disk = run_dataset(size, Path(work), mnist, compress_level=compress_level, workers=0)
+        print(
+            f"sequences stage, {size:>10,} sequences, level {compress_level}: {elapsed:6.1f} s  "
+            f"{size / elapsed:>9,.0f} sequences/s  peak RSS {peak / 2**20:6.0f} MiB  on disk {on_disk / 2**20:7.0f} MiB"
+        )
 
 
 def main() -> None:

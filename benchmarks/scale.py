@@ -47,15 +47,20 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run_dataset(size: int, workdir: Path, **sequences) -> tuple[float, int, int]:
-    """Run ``digitgen dataset train`` for ``size`` sequences; return (seconds, peak RSS bytes, bytes on disk)."""
+def run_dataset(size: int, workdir: Path, mnist: Path = ROOT / "data" / "interim" / "mnist.npz", **sequences) -> tuple[float, int, int]:
+    """Run ``digitgen dataset train`` for ``size`` 5-digit sequences of width 200.
+
+    ``sequences`` overrides keys of the ``sequences`` params (default ``compress_level`` 1).
+    Returns (seconds, peak RSS of the process tree in bytes, bytes on disk).
+    """
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["sequences"].update(length={"min": LENGTH, "max": LENGTH}, width=WIDTH, compress_level=1, **sequences)
+    params["sequences"].update(length={"min": LENGTH, "max": LENGTH}, width=WIDTH, compress_level=1)
+    params["sequences"].update(sequences)
     params["sequences"]["splits"]["train"]["count"] = size
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
     out = workdir / "train"
     command = [sys.executable, "-m", "digitgen", "dataset", "train", "--params", str(workdir / "params.yaml"),
-               "--mnist", str(ROOT / "data" / "interim" / "mnist.npz"), "--out", str(out)]
+               "--mnist", str(mnist), "--out", str(out)]
     start = time.perf_counter()
     process = psutil.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0

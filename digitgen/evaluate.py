@@ -45,6 +45,7 @@ import pandas as pd
 
 from digitgen.compose import ink_extents
 from digitgen.io import atomic_path
+from digitgen.io import write_json as _write_sorted_json
 from digitgen.params import DIGIT_SIZE, SOURCE_NAMES, EvaluateParams
 from digitgen.shards import MANIFEST_COLUMNS
 
@@ -1098,8 +1099,7 @@ def _rounded(value):
 
 def write_json(path: str | os.PathLike, data: Mapping) -> None:
     """Write ``data`` as sorted, indented JSON with floats to 6 significant digits, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_rounded(data), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _write_sorted_json(path, _rounded(data))
 
 
 def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Sequence]) -> None:

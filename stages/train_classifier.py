@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import logging
 import platform
 from dataclasses import asdict
@@ -22,19 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from digitgen.data.mnist import load_mnist_npz
-from digitgen.io import atomic_path, sha256_file
+from digitgen.io import atomic_path, sha256_file, write_json
 from digitgen.params import load_params
 
 #: Test accuracy the evaluation relies on; a lower figure is logged as a warning.
 TARGET_ACCURACY = 0.99
 
 logger = logging.getLogger("train_classifier")
-
-
-def write_json(path: str | Path, data: dict) -> None:
-    """Write ``data`` as sorted, indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def write_history(path: str | Path, history: dict[str, list[float]]) -> None:

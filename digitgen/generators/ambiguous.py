@@ -41,7 +41,6 @@ of the other files).
 
 from __future__ import annotations
 
-import json
 import logging
 import numbers
 import os
@@ -67,7 +66,7 @@ from digitgen.generators.cvae import (
     train_vae,
     versions,
 )
-from digitgen.io import atomic_directory, sha256_file, write_npz
+from digitgen.io import atomic_directory, sha256_file, write_json, write_npz
 from digitgen.keras_io import load_keras, save_keras
 from digitgen.params import TrainAutoencoderParams
 from digitgen.report import mosaic
@@ -446,7 +445,7 @@ class AmbiguousDigitGenerator:
                 "fitted": self.summary(),
                 "versions": versions(),
             }
-            (tmp / "model.json").write_text(json.dumps(description, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            write_json(tmp / "model.json", description)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> AmbiguousDigitGenerator:

@@ -61,7 +61,7 @@ from keras import layers, ops
 
 import digitgen
 from digitgen.keras_io import load_keras, save_keras
-from digitgen.io import atomic_directory, sha256_file
+from digitgen.io import atomic_directory, sha256_file, write_json
 from digitgen.params import TrainCvaeParams
 
 logger = logging.getLogger(__name__)
@@ -664,7 +664,7 @@ class CvaeDigitGenerator:
                 "fitted": self.summary(),
                 "versions": versions(),
             }
-            (tmp / "model.json").write_text(json.dumps(description, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            write_json(tmp / "model.json", description)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CvaeDigitGenerator:

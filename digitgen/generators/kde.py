@@ -54,7 +54,7 @@ from tqdm import tqdm
 
 import digitgen
 from digitgen.cleaning import CLEANING_LEVELS, clean_digits
-from digitgen.io import atomic_directory, sha256_file, write_npz
+from digitgen.io import atomic_directory, sha256_file, write_json, write_npz
 from digitgen.params import KdeParams
 
 logger = logging.getLogger(__name__)
@@ -654,7 +654,7 @@ class KdeDigitGenerator:
                 "fitted": self.summary(),
                 "versions": _versions(),
             }
-            (tmp / "model.json").write_text(json.dumps(description, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            write_json(tmp / "model.json", description)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> KdeDigitGenerator:

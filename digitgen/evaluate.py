@@ -17,7 +17,9 @@ digits** and in the feature space of the evaluation classifier
   digit, compared with the same distance for real test digits, and the
   fraction of samples closer than that baseline's 1st percentile;
 - ambiguous digits (labels ``(N, 2)``): the probability mass on the intended
-  pair and the smaller of the two probabilities, per pair.
+  pair, the smaller of the two probabilities, and the fraction of samples whose
+  smaller probability reaches :data:`BALANCED_SMALLER` (the project's target:
+  at least :data:`BALANCED_TARGET` of them), overall and per pair.
 
 Checks of a sequence split: the shard contract (keys, dtypes, shapes, padding,
 boxes, lengths, manifest), provenance (each digit's box and pixels match the
@@ -59,6 +61,12 @@ MAX_MESSAGES = 20
 MNIST_CENTRE = (14.0, 14.0)
 #: Bins of the memorisation histograms.
 HISTOGRAM_BINS = 40
+#: An ambiguous digit is *balanced* when the smaller of its two intended probabilities is at least this (inclusive).
+BALANCED_SMALLER = 0.25
+#: The project's target for the fraction of balanced ambiguous digits (at least half of them).
+BALANCED_TARGET = 0.5
+#: Columns of ``ambiguous/<source>.csv`` written by :func:`write_plots` (one row per pair, see :func:`pair_scores`).
+PAIR_COLUMNS = ("pair", "count", "mass", "smaller", "balanced")
 
 
 class FeatureModel(Protocol):
@@ -335,13 +343,19 @@ def pair_scores(proba: np.ndarray, pairs: np.ndarray) -> dict:
 
     Parameters
     ----------
-    proba : float (N, 10) class probabilities.
-    pairs : int (N, 2) the two intended digits of each image.
+    proba : float (N, 10) class probabilities (rows summing to 1).
+    pairs : int (N, 2) the two intended digits ``a, b`` of each image (in either order).
 
     Returns
     -------
-    dict: ``mass`` (mean of p[a] + p[b]), ``smaller`` (mean of min(p[a], p[b])) and
-    ``pairs``: ``"a-b"`` (a <= b) -> ``count``, ``mass``, ``smaller``.
+    dict of Python floats:
+
+    - ``mass``: mean over the N images of p[a] + p[b] (p[a] alone when a == b), in [0, 1];
+    - ``smaller``: mean of min(p[a], p[b]), in [0, 0.5];
+    - ``balanced``: fraction of the images with min(p[a], p[b]) >= :data:`BALANCED_SMALLER`
+      (0.25, inclusive), in [0, 1]; the project's target is >= :data:`BALANCED_TARGET`;
+    - ``pairs``: ``"a-b"`` (a <= b, pairs present only, sorted) -> dict of ``count`` (int,
+      images of that pair) and ``mass``, ``smaller``, ``balanced`` over those images.
     """
     proba, pairs = np.asarray(proba, np.float64), np.asarray(pairs)
     if proba.ndim != 2 or proba.shape[1] != 10 or pairs.shape != (len(proba), 2) or not len(proba):
@@ -353,12 +367,18 @@ def pair_scores(proba: np.ndarray, pairs: np.ndarray) -> dict:
     same = pairs[:, 0] == pairs[:, 1]
     mass = np.where(same, first, first + second)
     smaller = np.minimum(first, second)
+    balanced = smaller >= BALANCED_SMALLER
     low, high = pairs.min(axis=1), pairs.max(axis=1)
     per_pair = {}
     for a, b in sorted(set(zip(low.tolist(), high.tolist()))):
         members = (low == a) & (high == b)
-        per_pair[f"{a}-{b}"] = {"count": int(members.sum()), "mass": float(mass[members].mean()), "smaller": float(smaller[members].mean())}
-    return {"mass": float(mass.mean()), "smaller": float(smaller.mean()), "pairs": per_pair}
+        per_pair[f"{a}-{b}"] = {
+            "count": int(members.sum()),
+            "mass": float(mass[members].mean()),
+            "smaller": float(smaller[members].mean()),
+            "balanced": float(balanced[members].mean()),
+        }
+    return {"mass": float(mass.mean()), "smaller": float(smaller.mean()), "balanced": float(balanced.mean()), "pairs": per_pair}
 
 
 # --------------------------------------------------------------------------- sources
@@ -431,7 +451,7 @@ class SourceResult:
     predicted : int64 (n,) the classifier's digits for them.
     examples : uint8 mosaic, one row of examples per digit (the first of the pair for ambiguous digits).
     histogram : memorisation histogram rows (see :func:`memorisation_histogram`).
-    pairs : for ambiguous digits, ``"a-b"`` -> ``count``, ``mass``, ``smaller`` (see
+    pairs : for ambiguous digits, ``"a-b"`` -> ``count``, ``mass``, ``smaller``, ``balanced`` (see
         :func:`pair_scores`; kept out of ``metrics`` so experiment tables stay narrow).
     """
 
@@ -544,7 +564,7 @@ def evaluate_source(source: SourceDigits, classifier: FeatureModel, reference: R
     SourceResult whose ``metrics`` hold ``samples``, ``label_accuracy``
     (``overall``, ``per_digit``), ``fcd``, ``fcd_baseline``, ``kid``,
     ``kid_std``, ``precision``, ``recall``, ``memorisation`` and, for pairs, ``ambiguous``
-    (mean ``mass`` and ``smaller``; per pair in ``SourceResult.pairs``).
+    (mean ``mass`` and ``smaller``, fraction ``balanced``; per pair in ``SourceResult.pairs``).
     """
     params = reference.params
     if source.name not in SOURCE_NAMES:
@@ -1056,7 +1076,7 @@ def write_plots(folder: str | os.PathLike, results: Sequence[SourceResult], chec
     ``mosaics/<source>.png``; ``confusion/<source>.csv`` (single-label sources)
     and ``confusion/sequences-<split>.csv``, columns ``actual, predicted``;
     ``memorisation/<source>.csv``, columns ``distance, samples, real_test``;
-    ``ambiguous/<source>.csv``, columns ``pair, count, mass, smaller`` (pair-label
+    ``ambiguous/<source>.csv``, columns ``pair, count, mass, smaller, balanced`` (pair-label
     sources); ``sequences/<split>.png``, sample sequences with boxes and labels.
     """
     from digitgen.report import draw_sequences, save_png
@@ -1072,8 +1092,8 @@ def write_plots(folder: str | os.PathLike, results: Sequence[SourceResult], chec
         )
         if result.pairs:
             write_csv(
-                folder / "ambiguous" / f"{result.name}.csv", ["pair", "count", "mass", "smaller"],
-                [[pair, v["count"], v["mass"], v["smaller"]] for pair, v in result.pairs.items()],
+                folder / "ambiguous" / f"{result.name}.csv", list(PAIR_COLUMNS),
+                [[pair, *(v[column] for column in PAIR_COLUMNS[1:])] for pair, v in result.pairs.items()],
             )
     for split, check in checks.items():
         if len(check.labels):

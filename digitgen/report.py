@@ -294,30 +294,55 @@ def _confusion_html(counts: np.ndarray) -> str:
 
 
 def _pairs_from_csv(path: Path) -> dict | None:
-    """``"a-b"`` -> ``count``, ``mass``, ``smaller`` from the evaluation's pair table, or None."""
+    """``"a-b"`` -> ``count``, ``mass``, ``smaller``, ``balanced`` from the evaluation's pair table, or None.
+
+    None when the file is missing or its header is not ``pair,count,mass,smaller,balanced``
+    (:data:`digitgen.evaluate.PAIR_COLUMNS`), e.g. a table written before ``balanced`` existed.
+    """
+    from digitgen.evaluate import PAIR_COLUMNS  # here, not at the top: generators import this module
+
     if not path.is_file():
         return None
     header, rows = _read_csv(path)
-    if header != ["pair", "count", "mass", "smaller"]:
+    if header != list(PAIR_COLUMNS):
         return None
-    return {row[0]: {"count": int(row[1]), "mass": float(row[2]), "smaller": float(row[3])} for row in rows}
+    return {
+        row[0]: {"count": int(row[1]), "mass": float(row[2]), "smaller": float(row[3]), "balanced": float(row[4])}
+        for row in rows
+    }
 
 
-def _pairs_html(pairs: Mapping[str, Mapping]) -> str:
-    """A 10x10 table of ambiguous pairs ``"a-b"``: mass on the pair above the diagonal, the smaller probability below."""
+def _pairs_html(pairs: Mapping[str, Mapping], overall: Mapping | None = None) -> str:
+    """A 10x10 table of ambiguous pairs ``"a-b"``: mass on the pair above the diagonal, the smaller probability below.
+
+    Each cell's tooltip gives the pair's image count and balanced share; ``overall`` (the source's
+    ``ambiguous`` metrics from ``banks.json``), when given with ``balanced``, adds a line with the
+    overall balanced share against the target.
+    """
+    from digitgen.evaluate import BALANCED_SMALLER, BALANCED_TARGET
+
     cells = [["" for _ in range(10)] for _ in range(10)]
     for key, value in pairs.items():
         a, b = (int(part) for part in key.split("-"))
-        tip = f"pair {a}-{b}: {value['count']} images"
+        tip = f"pair {a}-{b}: {value['count']} images, {value['balanced']:.0%} balanced (smaller ≥ {BALANCED_SMALLER:g})"
         cells[min(a, b)][max(a, b)] = f'<td style="background:rgba(31,119,180,{value["mass"]:.3f})" title="{tip}">{value["mass"]:.2f}</td>'
         if a != b:
             cells[max(a, b)][min(a, b)] = f'<td style="background:rgba(44,160,44,{min(1.0, 2 * value["smaller"]):.3f})" title="{tip}">{value["smaller"]:.2f}</td>'
     head = "".join(f"<th>{d}</th>" for d in range(10))
     body = "".join(f"<tr><th>{r}</th>" + "".join(c or "<td></td>" for c in row) + "</tr>" for r, row in enumerate(cells))
+    share = (overall or {}).get("balanced")
+    summary = ""
+    if share is not None:
+        verdict = "met" if share >= BALANCED_TARGET else '<span class="bad">not met</span>'
+        summary = (
+            f"<p>Balanced (smaller probability ≥ {BALANCED_SMALLER:g}): {share:.1%} of the samples; "
+            f"target ≥ {BALANCED_TARGET:.0%}: {verdict}.</p>"
+        )
     return (
-        f'<table class="pairs"><tr><th></th>{head}</tr>{body}</table>'
+        f'<table class="pairs"><tr><th></th>{head}</tr>{body}</table>{summary}'
         '<p class="note">Above the diagonal: mean probability mass on the pair (ideal 1).<br>'
-        "Below: mean of the smaller of the two probabilities (ideal 0.5 for a true blend).</p>"
+        "Below: mean of the smaller of the two probabilities (ideal 0.5 for a true blend).<br>"
+        f"Balanced: share of images whose smaller probability is ≥ {BALANCED_SMALLER:g} (in each cell's tooltip).</p>"
     )
 
 
@@ -523,7 +548,7 @@ def _sources_section(banks: dict, evaluated: Path | None, zoom: int) -> list[str
                 out.append(f'<div class="card">{chart}</div>')
         pairs = _pairs_from_csv(evaluated / "ambiguous" / f"{name}.csv") if evaluated is not None else None
         if pairs:
-            out.append(f'<div class="card"><b>ambiguous pairs</b>{_pairs_html(pairs)}</div>')
+            out.append(f'<div class="card"><b>ambiguous pairs</b>{_pairs_html(pairs, _lookup(banks.get(name) or {}, "ambiguous"))}</div>')
         out.append("</div>")
     return out
 

@@ -5,12 +5,13 @@ Inputs:  ``--mnist`` data/interim/mnist.npz; ``--model`` data/models/classifier.
          ``--sequences`` outputs/sequences/{train,test}/ (shards, manifest.csv, info.json)
 Outputs: ``--bank-metrics`` outputs/metrics/banks.json: per source (``real`` first, as the
          reference row) label accuracy, FCD with its real baseline, KID and its std, precision,
-         recall, memorisation, ambiguous-pair mass;
+         recall, memorisation, ambiguous (mass on the intended pair, smaller of the two
+         probabilities, balanced = fraction of samples whose smaller probability is >= 0.25);
          ``--dataset-metrics`` outputs/metrics/datasets.json: per split contract errors, leaks,
          digit/sequence accuracy of the digits cropped by their boxes;
          ``--plots`` outputs/plots/evaluate/: mosaics/<source>.png, confusion/<source>.csv and
          confusion/sequences-<split>.csv (actual, predicted), memorisation/<source>.csv (histograms),
-         ambiguous/<source>.csv (pair, count, mass, smaller; sources with pair labels only),
+         ambiguous/<source>.csv (pair, count, mass, smaller, balanced; sources with pair labels only),
          sequences/<split>.png (sample sequences with their boxes).
          Timings go to the log only, so reruns give identical files.
 Params:  evaluate (seed, banks, samples, kid_subsets, kid_subset_size, nearest_k, memorisation_samples,

@@ -200,12 +200,54 @@ def test_pair_scores_give_the_mass_on_the_pair_and_the_smaller_probability():
     proba[1, [3, 8, 1]] = [0.9, 0.05, 0.05]
     proba[2, [1, 7]] = [0.5, 0.5]
     scores = ev.pair_scores(proba, np.array([[3, 8], [8, 3], [7, 1]]))
-    assert scores["pairs"]["3-8"] == pytest.approx({"count": 2, "mass": 0.975, "smaller": 0.225})
-    assert scores["pairs"]["1-7"] == pytest.approx({"count": 1, "mass": 1.0, "smaller": 0.5})
+    assert scores["pairs"]["3-8"] == pytest.approx({"count": 2, "mass": 0.975, "smaller": 0.225, "balanced": 0.5})
+    assert scores["pairs"]["1-7"] == pytest.approx({"count": 1, "mass": 1.0, "smaller": 0.5, "balanced": 1.0})
     assert scores["mass"] == pytest.approx((1.0 + 0.95 + 1.0) / 3)
     assert scores["smaller"] == pytest.approx((0.4 + 0.05 + 0.5) / 3)
+    assert scores["balanced"] == pytest.approx(2 / 3)
     with pytest.raises(ValueError, match="digits 0-9"):
         ev.pair_scores(proba, np.array([[3, 8], [8, 3], [7, 10]]))
+
+
+def balance_example(dtype=np.float64):
+    """Five ambiguous digits whose smaller intended probability is 0.25 exactly, just below it, or clearly on either side."""
+    proba = np.zeros((5, 10), dtype)
+    proba[0, [2, 5]] = [0.25, 0.75]  # smaller exactly 0.25: balanced
+    proba[1, [5, 2, 0]] = [0.6, 0.2499, 0.1501]  # smaller just below 0.25: not balanced
+    proba[2, [4, 9, 1]] = [0.25, 0.25, 0.5]  # both exactly 0.25, only half the mass on the pair: balanced
+    proba[3, [9, 4, 3]] = [0.3, 0.26, 0.44]  # balanced
+    proba[4, [0, 6, 7]] = [0.9, 0.02, 0.08]  # not balanced
+    return proba, np.array([[2, 5], [5, 2], [4, 9], [9, 4], [6, 0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pair_scores_count_a_sample_as_balanced_from_a_smaller_probability_of_exactly_0_25(dtype):
+    assert ev.BALANCED_SMALLER == 0.25 and ev.BALANCED_TARGET == 0.5
+    proba, pairs = balance_example(dtype)
+    scores = ev.pair_scores(proba, pairs)
+    assert scores["balanced"] == 0.6  # samples 0, 2 and 3 of 5
+    assert list(scores["pairs"]) == ["0-6", "2-5", "4-9"]
+    assert {key: v["balanced"] for key, v in scores["pairs"].items()} == {"0-6": 0.0, "2-5": 0.5, "4-9": 1.0}
+    assert {key: v["count"] for key, v in scores["pairs"].items()} == {"0-6": 1, "2-5": 2, "4-9": 2}
+    assert scores["pairs"]["2-5"] == pytest.approx({"count": 2, "mass": (1.0 + 0.8499) / 2, "smaller": (0.25 + 0.2499) / 2, "balanced": 0.5})
+    assert scores["pairs"]["4-9"] == pytest.approx({"count": 2, "mass": (0.5 + 0.56) / 2, "smaller": (0.25 + 0.26) / 2, "balanced": 1.0})
+    assert scores["smaller"] == pytest.approx((0.25 + 0.2499 + 0.25 + 0.26 + 0.02) / 5)
+    assert all(isinstance(scores[key], float) for key in ("mass", "smaller", "balanced"))
+    # the threshold is the module constant, not a literal
+    proba[0, [2, 5]] = [0.2, 0.8]
+    assert ev.pair_scores(proba, pairs)["balanced"] == 0.4
+
+
+def test_the_balanced_share_reaches_banks_json_and_the_pair_table(tmp_path):
+    proba, pairs = balance_example()
+    scores = ev.pair_scores(proba, pairs)
+    per_pair = scores.pop("pairs")
+    result = ev.SourceResult("ambiguous", {"ambiguous": scores}, pairs, proba.argmax(1), np.zeros((28, 28), np.uint8), [], per_pair)
+    ev.write_json(tmp_path / "banks.json", ev.bank_metrics([result]))
+    assert json.loads((tmp_path / "banks.json").read_text())["ambiguous"]["ambiguous"]["balanced"] == 0.6
+    ev.write_plots(tmp_path / "plots", [result], {})
+    lines = (tmp_path / "plots" / "ambiguous" / "ambiguous.csv").read_text().splitlines()
+    assert lines == ["pair,count,mass,smaller,balanced", "0-6,1,0.92,0.02,0.0", "2-5,2,0.92495,0.24995,0.5", "4-9,2,0.53,0.255,1.0"]
 
 
 # --------------------------------------------------------------------------- sources
@@ -258,10 +300,13 @@ def test_evaluate_source_is_deterministic_and_scores_ambiguous_pairs(reference, 
     first = ev.evaluate_source(source, classifier, reference)
     second = ev.evaluate_source(source, classifier, reference)
     assert json.dumps(first.metrics, sort_keys=True) == json.dumps(second.metrics, sort_keys=True)
-    assert set(first.metrics["ambiguous"]) == {"mass", "smaller"}
+    assert set(first.metrics["ambiguous"]) == {"mass", "smaller", "balanced"}
     assert "per_digit" not in first.metrics["label_accuracy"]
     assert sum(v["count"] for v in first.pairs.values()) == 50
     assert all(0 <= v["smaller"] <= v["mass"] / 2 + 1e-9 <= 0.5 + 1e-9 for v in first.pairs.values())
+    assert all(0 <= v["balanced"] <= 1 for v in first.pairs.values())
+    weighted = sum(v["count"] * v["balanced"] for v in first.pairs.values()) / 50
+    assert first.metrics["ambiguous"]["balanced"] == pytest.approx(weighted)
 
 
 def test_load_source_names_the_file_and_the_params_key(tmp_path):

@@ -13,6 +13,7 @@ from evaluation_fakes import CentroidClassifier, distinct_mnist_arrays, write_se
 from PIL import Image
 
 from digitgen import evaluate as ev
+from digitgen import report as rp
 from digitgen.io import write_npz
 from digitgen.params import ParamsError, parse_params
 from digitgen.report import (
@@ -140,7 +141,40 @@ def test_the_evaluation_writes_every_picture_and_table(evaluation):
     ]
     banks = json.loads((evaluation / "metrics" / "banks.json").read_text())
     assert list(banks) == ["ambiguous", "augmented", "real"]
-    assert set(banks["ambiguous"]["ambiguous"]) == {"mass", "smaller"}
+    assert set(banks["ambiguous"]["ambiguous"]) == {"mass", "smaller", "balanced"}
+    table = (evaluation / "plots" / "ambiguous" / "ambiguous.csv").read_text().splitlines()
+    assert table[0] == "pair,count,mass,smaller,balanced"
+    pairs = rp._pairs_from_csv(evaluation / "plots" / "ambiguous" / "ambiguous.csv")
+    assert len(pairs) == len(table) - 1 and all(set(v) == {"count", "mass", "smaller", "balanced"} for v in pairs.values())
+    weighted = sum(v["count"] * v["balanced"] for v in pairs.values()) / sum(v["count"] for v in pairs.values())
+    assert banks["ambiguous"]["ambiguous"]["balanced"] == pytest.approx(weighted, abs=1e-5)
+
+
+def test_the_pair_table_is_read_back_with_its_balanced_column(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("pair,count,mass,smaller,balanced\n2-5,2,0.92495,0.24995,0.5\n4-9,3,0.53,0.255,1.0\n")
+    assert rp._pairs_from_csv(path) == {
+        "2-5": {"count": 2, "mass": 0.92495, "smaller": 0.24995, "balanced": 0.5},
+        "4-9": {"count": 3, "mass": 0.53, "smaller": 0.255, "balanced": 1.0},
+    }
+    path.write_text("pair,count,mass,smaller\n2-5,2,0.92495,0.24995\n")  # a table from before the balanced column
+    assert rp._pairs_from_csv(path) is None
+    path.write_text("pair,count,mass,balanced,smaller\n2-5,2,0.92495,0.5,0.24995\n")
+    assert rp._pairs_from_csv(path) is None
+    assert rp._pairs_from_csv(tmp_path / "missing.csv") is None
+
+
+def test_the_pair_card_shows_the_balanced_share_per_pair_and_against_the_target():
+    pairs = {"2-5": {"count": 2, "mass": 0.92495, "smaller": 0.24995, "balanced": 0.5}, "4-9": {"count": 3, "mass": 0.53, "smaller": 0.255, "balanced": 1.0}}
+    card = rp._pairs_html(pairs, {"mass": 0.7, "smaller": 0.25, "balanced": 0.4})
+    assert card.count('title="pair 2-5: 2 images, 50% balanced (smaller ≥ 0.25)"') == 2
+    assert card.count('title="pair 4-9: 3 images, 100% balanced (smaller ≥ 0.25)"') == 2
+    assert "Balanced (smaller probability ≥ 0.25): 40.0% of the samples; target ≥ 50%: " in card
+    assert '<span class="bad">not met</span>' in card
+    met = rp._pairs_html(pairs, {"balanced": 0.5})
+    assert "50.0% of the samples; target ≥ 50%: met." in met and "not met" not in met
+    for overall in (None, {"mass": 0.7, "smaller": 0.25}):  # no banks.json, or one from before the balanced share
+        assert "of the samples" not in rp._pairs_html(pairs, overall)
 
 
 def test_the_report_is_self_contained_and_shows_every_source(evaluation):
@@ -150,6 +184,8 @@ def test_the_report_is_self_contained_and_shows_every_source(evaluation):
         assert f"Source <code>{source}</code>" in page
     assert "Sample <code>train</code> sequences" in page and "Sample <code>test</code> sequences" in page
     assert "ambiguous pairs" in page and "per-digit confusion" in page and "sequences.json" in page
+    balanced = json.loads((evaluation / "metrics" / "banks.json").read_text())["ambiguous"]["ambiguous"]["balanced"]
+    assert f"Balanced (smaller probability ≥ 0.25): {balanced:.1%} of the samples; target ≥ 50%: " in page
     assert page.count("<svg") >= 5  # classifier curves, memorisation histograms, the bandwidth curve
     # nothing is fetched: no external source, link, stylesheet, script or font
     assert not re.search(r"""(src|href)=["'](?!data:)""", page)

@@ -440,6 +440,28 @@ class TrainCvaeParams:
 
 
 @dataclass(frozen=True)
+class JudgeParams:
+    """``train_autoencoder.judges[k]``: one CNN of the ensemble that chooses and refines ambiguous digits."""
+
+    filters: tuple[int, ...] = (16, 32)
+    dense: int = 64
+    epochs: int = 2
+
+    def validate(self, prefix: str) -> None:
+        if not 1 <= len(self.filters) <= 4 or any(f < 1 for f in self.filters):
+            _fail(f"{prefix}.filters", list(self.filters), "must list 1 to 4 convolution widths, each >= 1 (28 px halve 4 times to 1)")
+        if self.dense < 1:
+            _fail(f"{prefix}.dense", self.dense, "must be >= 1")
+        if self.epochs < 1:
+            _fail(f"{prefix}.epochs", self.epochs, "must be >= 1")
+
+
+def _default_judges() -> tuple[JudgeParams, ...]:
+    small, large = JudgeParams((16, 32), 64, 2), JudgeParams((32, 64), 128, 2)
+    return (small, small, small, large, large)
+
+
+@dataclass(frozen=True)
 class TrainAutoencoderParams:
     """``train_autoencoder``: the autoencoder of ambiguous digits (``data/models/autoencoder``) and their bank."""
 
@@ -454,11 +476,23 @@ class TrainAutoencoderParams:
     validation_fraction: float = 0.05
     pairs: tuple[tuple[int, ...], ...] | None = None
     weights: tuple[float, ...] = tuple(round(0.25 + 0.05 * k, 2) for k in range(11))
+    judges: tuple[JudgeParams, ...] = field(default_factory=_default_judges)
+    refine_steps: int = 30
+    refine_rate: float = 0.05
+    refine_anchor: float = 0.1
     count: int = 5000
     previews: int = 10
 
     def validate(self, prefix: str) -> None:
         _validate_vae(self, prefix)
+        if self.refine_steps < 0:
+            _fail(f"{prefix}.refine_steps", self.refine_steps, "must be >= 0 (0: no refinement)")
+        if self.refine_steps > 0 and not self.judges:
+            _fail(f"{prefix}.refine_steps", self.refine_steps, "must be 0 when judges is empty (nothing to refine against)")
+        if not 0 < self.refine_rate <= 1:
+            _fail(f"{prefix}.refine_rate", self.refine_rate, "must be in (0, 1]")
+        if not self.refine_anchor >= 0:
+            _fail(f"{prefix}.refine_anchor", self.refine_anchor, "must be >= 0")
         if self.pairs is not None:
             if not self.pairs:
                 _fail(f"{prefix}.pairs", [], "must be null (each digit with its nearest class) or list at least one [a, b] pair")

@@ -61,7 +61,8 @@ def repo(tmp_path, mnist_arrays):
     # tiny neural generators: one epoch of a small network, small banks, a t-SNE of the 60 test digits
     tiny_vae = {"latent_size": 4, "filters": [4, 8], "hidden": 16, "epochs": 1, "batch_size": 32}
     params["train_cvae"].update(tiny_vae, bank_per_digit=10, mosaic_columns=5)
-    params["train_autoencoder"].update(tiny_vae, count=20, previews=3)
+    tiny_judges = [{"filters": [4], "dense": 8, "epochs": 1}, {"filters": [4, 8], "dense": 8, "epochs": 1}]
+    params["train_autoencoder"].update(tiny_vae, judges=tiny_judges, refine_steps=3, count=20, previews=3)
     params["latent_report"].update(tsne_samples=40, perplexity=5)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 

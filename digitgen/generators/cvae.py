@@ -364,8 +364,10 @@ def _one_hot(labels: np.ndarray) -> np.ndarray:
     return np.eye(10, dtype=np.float32)[np.asarray(labels, dtype=np.int64)]
 
 
-def read_description(folder: Path, format_name: str, files: Sequence[str], stage: str) -> dict[str, Any]:
-    """Read ``model.json`` of a saved model folder and check its format and the SHA-256 of ``files``.
+def read_description(
+    folder: Path, format_name: str, files: Sequence[str], stage: str, format_version: int = FORMAT_VERSION
+) -> dict[str, Any]:
+    """Read ``model.json`` of a saved model folder and check its format, its version and the SHA-256 of ``files``.
 
     Raises
     ------
@@ -385,10 +387,10 @@ def read_description(folder: Path, format_name: str, files: Sequence[str], stage
         description = json.loads(json_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{json_path}: not valid JSON: {error}") from None
-    if description.get("format") != format_name or description.get("format_version") != FORMAT_VERSION:
+    if description.get("format") != format_name or description.get("format_version") != format_version:
         raise ValueError(
             f"{json_path}: format {description.get('format')!r} version {description.get('format_version')!r}, "
-            f"expected {format_name!r} version {FORMAT_VERSION}."
+            f"expected {format_name!r} version {format_version}; run `dvc repro {stage}` to rebuild it."
         )
     for name in files:
         digest = sha256_file(folder / name)

@@ -40,8 +40,8 @@ import scipy
 import tensorflow as tf
 
 from digitgen.augment import augment_digits
-from digitgen.bank import load_real_bank
-from digitgen.params import AugmentParams
+from digitgen.data.cache import load_real_bank
+from digitgen.params.augment import AugmentParams
 
 LEGACY_SETTINGS = dict(rotation_range=10, width_shift_range=0.2, height_shift_range=0.2, shear_range=0.2, zoom_range=0, fill_mode="nearest")
 

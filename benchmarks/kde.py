@@ -31,9 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digitgen.data.mnist import default_mnist_npz, load_mnist_npz
+from digitgen.data.cache import default_mnist_npz
+from digitgen.data.mnist import load_mnist_npz
 from digitgen.generators.kde import REJECTION_LEVELS, RejectionBudgetError, generators_from_params, log_kde
-from digitgen.params import load_params
+from digitgen.params.all import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

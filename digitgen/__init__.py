@@ -1,6 +1,7 @@
 """digitgen: reproducible synthetic handwritten-digit datasets.
 
-Public API::
+Public API (each name is imported on first use, PEP 562, so that importing
+one module of the package, e.g. ``digitgen.io``, runs only that module)::
 
     digitgen.compose_sequence(digits, spacing_range, image_width, *, bank=None, rng=None, ...)
     digitgen.compose_batch(pool, index, spacing_range, width, *, rng, ...)
@@ -10,27 +11,36 @@ Public API::
     digitgen.load_params(path)
 """
 
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("digitgen")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-from digitgen.bank import DigitBank, load_bank, load_real_bank  # noqa: E402
-from digitgen.compose import compose_batch, compose_sequence  # noqa: E402
-from digitgen.loader import load_sequences  # noqa: E402
-from digitgen.params import load_params  # noqa: E402
-from digitgen.shards import emit_split  # noqa: E402
+#: Public name -> the module defining it.
+_LAZY = {
+    "DigitBank": "digitgen.bank",
+    "load_bank": "digitgen.bank",
+    "load_real_bank": "digitgen.data.cache",
+    "compose_batch": "digitgen.compose",
+    "compose_sequence": "digitgen.sequence",
+    "emit_split": "digitgen.shards",
+    "load_sequences": "digitgen.loader",
+    "load_params": "digitgen.params.all",
+}
+__all__ = ["__version__", *sorted(_LAZY)]
 
-__all__ = [
-    "DigitBank",
-    "__version__",
-    "compose_batch",
-    "compose_sequence",
-    "emit_split",
-    "load_bank",
-    "load_sequences",
-    "load_params",
-    "load_real_bank",
-]
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'digitgen' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,6 +1,6 @@
 """``python -m digitgen``: the same as the ``digitgen`` command."""
 
-from digitgen.cli import main
+from digitgen.cli.app import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

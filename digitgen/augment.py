@@ -76,8 +76,8 @@ from keras import ops
 from scipy import ndimage
 
 from digitgen.bank import DigitBank
-from digitgen.params import AugmentParams
-from digitgen.report import mosaic
+from digitgen.params.augment import AugmentParams
+from digitgen.pictures import mosaic
 
 logger = logging.getLogger(__name__)
 

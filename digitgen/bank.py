@@ -1,13 +1,13 @@
-"""Digit banks: labelled 28x28 digit images that sequences draw from.
+"""Digit banks: labelled 28x28 digit images that datasets draw from, and the one reader of bank files.
 
 A bank on disk (``data/banks/<source>.npz``) holds ``images`` uint8 (N, 28, 28)
 and ``labels`` int16 (N,), plus whatever provenance fields its source adds.
 A bank of ambiguous digits holds ``labels`` int16 (N, 2) = ``(a, b)``, the two
-classes mixed; :func:`load_bank` files each of its digits under its first
-class ``a``, which is the label it gets in a sequence (the pair stays
-available through the sequence's ``source_index``).
+classes mixed; :func:`load_bank` keeps the pair (``DigitBank.pairs``) and files
+each digit under its first class ``a``, the label it gets in a sequence (the
+pair stays available through the sequence's ``source_index``).
 The ``real`` source is not a file of its own: it is a split of
-``data/interim/mnist.npz``.
+``data/interim/mnist.npz`` (:func:`digitgen.data.cache.load_real_bank`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from digitgen.params import DIGIT_SIZE, SOURCE_NAMES
+from digitgen.arrays import check_digits, check_labels
+from digitgen.constants import GENERATED_SOURCES
+from digitgen.errors import InputError, invalid
+from digitgen.io import read_npz
 
 
 @dataclass(frozen=True)
@@ -30,23 +33,25 @@ class DigitBank:
     ----------
     name : source name (``real``, ``kde``, ...).
     images : uint8 (N, 28, 28), 0 = background, 255 = ink.
-    labels : int16 (N,), digits 0-9.
+    labels : int16 (N,), digits 0-9: the label each digit gets in a dataset.
+    pairs : int16 (N, 2) the two classes ``(a, b)`` of ambiguous digits (``labels`` is then ``pairs[:, 0]``), else None.
     """
 
     name: str
     images: np.ndarray
     labels: np.ndarray
+    pairs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        images, labels = self.images, self.labels
-        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (DIGIT_SIZE, DIGIT_SIZE):
-            raise ValueError(
-                f"bank {self.name!r}: images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}."
-            )
-        if labels.shape != (len(images),):
-            raise ValueError(f"bank {self.name!r}: labels must have shape ({len(images)},), got {labels.shape}.")
-        if len(labels) and (labels.min() < 0 or labels.max() > 9):
-            raise ValueError(f"bank {self.name!r}: labels must be digits 0-9, found {labels.min()}..{labels.max()}.")
+        check_digits(self.images, f"bank {self.name!r}: images")
+        check_labels(self.labels, len(self.images), f"bank {self.name!r}: labels")
+        if self.pairs is not None:
+            check_labels(self.pairs, len(self.images), f"bank {self.name!r}: pairs", columns=2)
+
+    @property
+    def intended(self) -> np.ndarray:
+        """What each digit is meant to be: int16 (N, 2) pairs for ambiguous digits, else the labels (N,)."""
+        return self.labels if self.pairs is None else self.pairs
 
     @cached_property
     def _rows_by_digit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -71,56 +76,45 @@ class DigitBank:
         order, counts, starts = self._rows_by_digit
         missing = sorted(set(np.unique(digits).tolist()) - set(np.flatnonzero(counts).tolist()))
         if missing:
-            raise ValueError(f"bank {self.name!r} holds no image of digit(s) {missing}.")
+            raise InputError(f"bank {self.name!r} holds no image of digit(s) {missing}.")
         picks = rng.integers(0, counts[digits]) if digits.size else np.zeros(0, dtype=np.int64)
         return order[starts[digits] + picks]
 
 
-def load_real_bank(split: str = "test", data: str | os.PathLike | None = None) -> DigitBank:
-    """Real MNIST digits of ``split`` (``train`` or ``test``) as a bank.
-
-    ``data`` is a path to ``mnist.npz``; by default the project's
-    ``data/interim/mnist.npz`` or the user cache (see
-    :func:`digitgen.data.mnist.default_mnist_npz`).
-    """
-    from digitgen.data.mnist import default_mnist_npz, load_mnist_npz
-
-    if split not in ("train", "test"):
-        raise ValueError(f"split == {split!r}, must be 'train' or 'test'.")
-    arrays = load_mnist_npz(default_mnist_npz(data))
-    return DigitBank("real", arrays[f"x_{split}"], arrays[f"y_{split}"].astype(np.int16))
-
-
 def bank_path(banks_dir: str | os.PathLike, name: str) -> Path:
     """Where the bank of generated source ``name`` lives."""
-    if name not in SOURCE_NAMES or name == "real":
-        generated = [s for s in SOURCE_NAMES if s != "real"]
-        raise ValueError(f"source == {name!r}, generated banks are {generated} ('real' comes from mnist.npz).")
+    if name not in GENERATED_SOURCES:
+        raise invalid("source", name, f"must be a generated bank, one of {list(GENERATED_SOURCES)} ('real' comes from mnist.npz)")
     return Path(banks_dir) / f"{name}.npz"
 
 
 def load_bank(path: str | os.PathLike, name: str | None = None) -> DigitBank:
-    """Read a bank NPZ, checking its ``images`` and ``labels`` against the contract.
+    """Read a bank NPZ (only ``images`` and ``labels``), checking them against the contract.
 
-    ``labels`` (N, 2) (ambiguous digits) become their first column ``a``.
+    ``labels`` int16 (N,) or, for ambiguous digits, (N, 2) (see the module docstring).
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist (the message says how to build it).
+    digitgen.errors.InputError
+        A missing array, a wrong dtype or shape, labels outside 0-9.
+    digitgen.errors.CorruptFileError
+        A truncated or damaged file.
     """
     path = Path(path)
     name = name or path.stem
+    remedy = f"run the stage that builds it (`dvc repro`) or `dvc checkout {path}`, or stop using the source {name!r}"
     if not path.is_file():
-        raise FileNotFoundError(
-            f"bank file {str(path)!r} for source {name!r} does not exist; run the pipeline stage that makes it "
-            f"(`dvc repro`) or drop {name!r} from the source weights."
-        )
-    with np.load(path, allow_pickle=False) as archive:
-        for key in ("images", "labels"):
-            if key not in archive.files:
-                raise ValueError(f"{path}: missing array {key!r}; found {sorted(archive.files)}.")
-        images, labels = archive["images"], archive["labels"]
+        raise FileNotFoundError(f"bank file {str(path)!r} for source {name!r} does not exist; {remedy}.")
+    arrays = read_npz(path, ("images", "labels"), what=f"bank of source {name!r}", remedy=remedy)
+    labels = arrays["labels"]
     if labels.dtype != np.int16:
-        raise ValueError(f"{path}: labels must be int16, found {labels.dtype}.")
-    if labels.ndim == 2 and labels.shape[1] == 2:  # ambiguous digits (a, b): filed under a
-        labels = labels[:, 0]
+        raise InputError(f"{path}: labels must be int16, found {labels.dtype}.")
     try:
-        return DigitBank(name, images, labels)
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+        if labels.ndim == 2 and labels.shape[1:] == (2,):
+            return DigitBank(name, arrays["images"], labels[:, 0].copy(), labels)
+        return DigitBank(name, arrays["images"], labels)
+    except InputError as error:
+        raise InputError(f"{path}: {error}") from None
+

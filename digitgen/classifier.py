@@ -25,9 +25,10 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from digitgen.constants import DIGIT_SIZE
 from digitgen.io import atomic_path
 from digitgen.keras_io import load_keras, save_keras
-from digitgen.params import DIGIT_SIZE, TrainClassifierParams
+from digitgen.params.train_classifier import TrainClassifierParams
 
 logger = logging.getLogger(__name__)
 

@@ -11,27 +11,27 @@ behaviour: one equal spacing ``(W - 28 n) / (n - 1)`` across the gaps, with the
 remainder pixels spread over the gaps.
 
 :func:`compose_batch` composes a whole batch with array operations only (no
-per-pixel Python); :func:`compose_sequence` is the one-sequence API.
+per-pixel Python); :func:`digitgen.sequence.compose_sequence` is the one-sequence API.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from digitgen.params import DIGIT_SIZE
+from digitgen.constants import DIGIT_SIZE
+from digitgen.errors import InputError
 
 Mode = Literal["random", "fill"]
 Measure = Literal["cell", "ink"]
 Align = Literal["random", "center"]
 
-_MODES = ("random", "fill")
-_MEASURES = ("cell", "ink")
-_ALIGNS = ("random", "center")
+MODES = ("random", "fill")
+MEASURES = ("cell", "ink")
+ALIGNS = ("random", "center")
 
 
 @dataclass(frozen=True)
@@ -56,11 +56,11 @@ def parse_digits(digits: str | Sequence[int]) -> np.ndarray:
     """Turn ``"2934"`` or ``[2, 9, 3, 4]`` into int64 (n,) digits, checking each is 0-9."""
     if isinstance(digits, str):
         if not digits or not digits.isascii() or not digits.isdigit():
-            raise ValueError(f"digits == {digits!r}, must be a non-empty string of the characters 0-9.")
+            raise InputError(f"digits == {digits!r}, must be a non-empty string of the characters 0-9.")
         return np.array([int(c) for c in digits], dtype=np.int64)
     values = list(digits)
     if not values or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and 0 <= v <= 9 for v in values):
-        raise ValueError(f"digits == {values!r}, must be a non-empty sequence of integers 0-9.")
+        raise InputError(f"digits == {values!r}, must be a non-empty sequence of integers 0-9.")
     return np.array(values, dtype=np.int64)
 
 
@@ -69,15 +69,21 @@ def check_spacing(spacing_range: Sequence[int]) -> tuple[int, int]:
     try:
         low, high = spacing_range
     except (TypeError, ValueError):
-        raise ValueError(f"spacing_range == {spacing_range!r}, must be a pair (min, max) of integers.") from None
+        raise InputError(f"spacing_range == {spacing_range!r}, must be a pair (min, max) of integers.") from None
     for value in (low, high):
         if not isinstance(value, int | np.integer) or isinstance(value, bool):
-            raise ValueError(f"spacing_range == {spacing_range!r}, must be a pair (min, max) of integers.")
+            raise InputError(f"spacing_range == {spacing_range!r}, must be a pair (min, max) of integers.")
     if low > high:
-        raise ValueError(f"spacing min == {low} is greater than spacing max == {high}; need min <= max.")
+        raise InputError(f"spacing min == {low} is greater than spacing max == {high}; need min <= max.")
     if low <= -DIGIT_SIZE:
-        raise ValueError(f"spacing min == {low}, must be > -{DIGIT_SIZE} (digits may overlap, not pass each other).")
+        raise InputError(f"spacing min == {low}, must be > -{DIGIT_SIZE} (digits may overlap, not pass each other).")
     return int(low), int(high)
+
+
+def check_align(align: str) -> None:
+    """Raise unless ``align`` is one of :data:`ALIGNS`."""
+    if align not in ALIGNS:
+        raise InputError(f"align == {align!r}, must be one of {list(ALIGNS)}.")
 
 
 def min_width(length: int, spacing: int) -> int:
@@ -100,31 +106,31 @@ def check_layout(
     that passes fits whatever gaps and digits are drawn: gaps stay uniform
     over the whole range and nothing is ever clipped.
     """
-    if mode not in _MODES:
-        raise ValueError(f"mode == {mode!r}, must be one of {list(_MODES)}.")
-    if measure not in _MEASURES:
-        raise ValueError(f"measure == {measure!r}, must be one of {list(_MEASURES)}.")
+    if mode not in MODES:
+        raise InputError(f"mode == {mode!r}, must be one of {list(MODES)}.")
+    if measure not in MEASURES:
+        raise InputError(f"measure == {measure!r}, must be one of {list(MEASURES)}.")
     low, high = check_spacing(spacing_range)
     if width is not None and (not isinstance(width, int | np.integer) or isinstance(width, bool) or width < 1):
-        raise ValueError(f"image width == {width!r}, must be a positive integer (or None for a tight image).")
+        raise InputError(f"image width == {width!r}, must be a positive integer (or None for a tight image).")
     if mode == "fill":
         if width is None:
-            raise ValueError("mode 'fill' needs an image width: the spacing is derived from it.")
+            raise InputError("mode 'fill' needs an image width: the spacing is derived from it.")
         if measure != "cell":
-            raise ValueError(f"mode 'fill' spaces 28-px cells evenly; it needs measure 'cell', got {measure!r}.")
+            raise InputError(f"mode 'fill' spaces 28-px cells evenly; it needs measure 'cell', got {measure!r}.")
         if length == 1:
             if width < DIGIT_SIZE:
-                raise ValueError(f"image width == {width} is too small for 1 digit: the minimum width is {DIGIT_SIZE}.")
+                raise InputError(f"image width == {width} is too small for 1 digit: the minimum width is {DIGIT_SIZE}.")
             return
         spacing = (width - DIGIT_SIZE * length) / (length - 1)
         if not (low <= np.floor(spacing) and np.ceil(spacing) <= high):
-            raise ValueError(
+            raise InputError(
                 f"mode 'fill': {length} digits in width {width} need a spacing of {spacing:g} px, outside the "
                 f"spacing range [{low}, {high}]; widths from {min_width(length, low)} to {min_width(length, high)} fit."
             )
         return
     if width is not None and width < min_width(length, high):
-        raise ValueError(
+        raise InputError(
             f"image width == {width} is too small for {length} digits with spacing up to {high} px: "
             f"the minimum width is {min_width(length, high)} ({length} x {DIGIT_SIZE} px + {length - 1} x {high} px), "
             f"so that every gap drawn from [{low}, {high}] fits."
@@ -200,13 +206,12 @@ def compose_batch(
     """
     index = np.asarray(index, dtype=np.int64)
     if index.ndim != 2 or index.shape[1] == 0:
-        raise ValueError(f"index has shape {index.shape}, must be (batch, max_length) with max_length >= 1.")
+        raise InputError(f"index has shape {index.shape}, must be (batch, max_length) with max_length >= 1.")
     active = index >= 0
     lengths = active.sum(axis=1)
     if np.any(lengths == 0) or np.any(active[:, 1:] & ~active[:, :-1]):
-        raise ValueError("index rows must hold at least one digit and be padded with -1 only at the end.")
-    if align not in _ALIGNS:
-        raise ValueError(f"align == {align!r}, must be one of {list(_ALIGNS)}.")
+        raise InputError("index rows must hold at least one digit and be padded with -1 only at the end.")
+    check_align(align)
     for length in np.unique(lengths):
         check_layout(int(length), spacing_range, width, mode=mode, measure=measure)
     low, high = check_spacing(spacing_range)
@@ -240,7 +245,7 @@ def compose_batch(
     out_width = int(content.max()) if width is None else int(width)
     slack = out_width - content
     if np.any(slack < 0):  # unreachable after check_layout; kept as a guard against silent clipping
-        raise ValueError(f"content of width {int(content.max())} does not fit image width {out_width}.")
+        raise InputError(f"content of width {int(content.max())} does not fit image width {out_width}.")
     if mode == "fill" or align == "center":
         offset = slack // 2
     else:
@@ -288,55 +293,3 @@ def _paste_slot(
         if merge:
             clipped = np.maximum(images[target, :, lo:hi], clipped)
         images[target, :, lo:hi] = clipped
-
-
-# --------------------------------------------------------------------------- one sequence
-
-
-def compose_sequence(
-    digits: str | Sequence[int],
-    spacing_range: Sequence[int],
-    image_width: int | None,
-    *,
-    bank=None,
-    rng: np.random.Generator | int | None = None,
-    mode: Mode = "random",
-    measure: Measure = "cell",
-    align: Align = "random",
-    split: Literal["train", "test"] = "test",
-    data: str | os.PathLike | None = None,
-) -> np.ndarray:
-    """Compose one image of a digit sequence.
-
-    Parameters
-    ----------
-    digits : ``"2934"`` or ``[2, 9, 3, 4]``.
-    spacing_range : ``(min, max)`` gap in pixels, drawn uniformly per gap.
-    image_width : output width in pixels, or None for a tight image.
-    bank : a :class:`digitgen.bank.DigitBank` to draw digits from; by default
-        real MNIST digits of ``split`` (see :func:`digitgen.bank.load_real_bank`).
-    rng : a ``numpy.random.Generator`` or an integer seed; None draws fresh entropy.
-    mode, measure, align : see the module docstring.
-    split : MNIST split used when ``bank`` is None.
-    data : path to ``mnist.npz`` used when ``bank`` is None.
-
-    Returns
-    -------
-    float32 (28, W) in [0, 1], 0 = background.
-    """
-    from digitgen.bank import DigitBank, load_real_bank
-
-    wanted = parse_digits(digits)
-    check_layout(len(wanted), spacing_range, image_width, mode=mode, measure=measure)
-    if align not in _ALIGNS:
-        raise ValueError(f"align == {align!r}, must be one of {list(_ALIGNS)}.")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    if bank is None:
-        bank = load_real_bank(split, data)
-    elif not isinstance(bank, DigitBank):
-        raise TypeError(f"bank must be a digitgen.bank.DigitBank, got {type(bank).__name__}.")
-    rows = bank.draw(wanted, rng)
-    composed = compose_batch(
-        bank.images, rows[None, :], spacing_range, image_width, rng=rng, mode=mode, measure=measure, align=align
-    )
-    return composed.images[0].astype(np.float32) / np.float32(255)

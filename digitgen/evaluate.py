@@ -46,9 +46,11 @@ import numpy as np
 import pandas as pd
 
 from digitgen.compose import ink_extents
+from digitgen.constants import DIGIT_SIZE, SOURCE_NAMES
 from digitgen.io import atomic_path
 from digitgen.io import write_json as _write_sorted_json
-from digitgen.params import DIGIT_SIZE, SOURCE_NAMES, EvaluateParams
+from digitgen.params.evaluate_banks import EvaluateBanksParams
+from digitgen.params.evaluate_sequences import EvaluateSequencesParams
 from digitgen.shards import MANIFEST_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -466,7 +468,7 @@ class SourceResult:
 
 def example_rows(images: np.ndarray, labels: np.ndarray, per_digit: int) -> np.ndarray:
     """The first ``per_digit`` images of each digit 0-9 as one uint8 (10 * per_digit, 28, 28) stack, blank where missing."""
-    from digitgen.report import mosaic
+    from digitgen.pictures import mosaic
 
     keys = labels if labels.ndim == 1 else labels[:, 0]
     grid = np.zeros((10, per_digit, DIGIT_SIZE, DIGIT_SIZE), np.uint8)
@@ -495,7 +497,7 @@ class RealReference:
     baseline_distances : float64 (m,) nearest-training-digit distances of a seeded subset of real test digits.
     """
 
-    def __init__(self, classifier: FeatureModel, train_images: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray, params: EvaluateParams) -> None:
+    def __init__(self, classifier: FeatureModel, train_images: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray, params: EvaluateBanksParams) -> None:
         self.params = params
         self.train_images = _check_images(train_images, "real training images")
         self.test_images = _check_images(test_images, "real test images")
@@ -775,7 +777,7 @@ def check_split(
     split: str,
     pools: Mapping[str, SourceDigits],
     classifier: FeatureModel,
-    params: EvaluateParams,
+    params: EvaluateSequencesParams,
     *,
     training: CropHashes | None = None,
     duplicates: np.ndarray | None = None,
@@ -1079,7 +1081,7 @@ def write_plots(folder: str | os.PathLike, results: Sequence[SourceResult], chec
     ``ambiguous/<source>.csv``, columns ``pair, count, mass, smaller, balanced`` (pair-label
     sources); ``sequences/<split>.png``, sample sequences with boxes and labels.
     """
-    from digitgen.report import draw_sequences, save_png
+    from digitgen.pictures import draw_sequences, save_png
 
     folder = Path(folder)
     for result in results:

@@ -1,7 +1,11 @@
-"""Atomic file and folder writes, and a deterministic NPZ writer.
+"""Atomic file and folder writes, a deterministic NPZ writer and a defensive NPZ reader.
 
 Every stage writes through these helpers so that an interrupted or failed run
-never leaves a file at an output path that looks complete.
+never leaves a file at an output path that looks complete. :func:`read_npz`
+reads any NPZ a user could hand over (a bank, a shard, ``mnist.npz``, a model)
+without pickle, checking each array's declared size before allocating it and
+turning every way a file can be truncated or corrupted into one
+:class:`digitgen.errors.CorruptFileError` naming the file.
 """
 
 from __future__ import annotations
@@ -14,11 +18,20 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from digitgen.errors import CorruptFileError, InputError
+
+#: Largest array :func:`read_npz` allocates unless told otherwise, in bytes.
+MAX_ARRAY_BYTES = 4 << 30
+# Errors a truncated, bit-flipped or foreign file raises somewhere inside zipfile, zlib or numpy.
+_READ_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError, KeyError, RuntimeError)
+
+_READ_CHUNK = 1 << 24
 
 # Fixed timestamp for NPZ members: `np.savez` stamps the current time into the
 # zip headers, which would make identical arrays give different bytes.
@@ -58,23 +71,40 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     An existing folder at ``path`` is replaced only after the new one is
     complete. On any exception the temporary folder is removed.
     """
-    final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}.", dir=final.parent))
-    try:
+    with atomic_directories([path]) as (tmp,):
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; give the usual folder mode
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".tmp-old-{final.name}.", dir=final.parent))
-            old.rmdir()
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, final)
+
+
+@contextlib.contextmanager
+def atomic_directories(paths: Iterable[str | os.PathLike]) -> Iterator[list[Path]]:
+    """Like :func:`atomic_directory` for several folders published together, once every one is complete.
+
+    The folders are swapped into place one after the other only after the
+    ``with`` body has finished without error, so a failure anywhere leaves
+    every old folder as it was and no new one.
+    """
+    finals = [Path(path) for path in paths]
+    temps: list[Path] = []
+    try:
+        for final in finals:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            temps.append(Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}.", dir=final.parent)))
+        yield list(temps)
+        for tmp, final in zip(temps, finals):
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; give the usual folder mode
+        for tmp, final in zip(temps, finals):
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".tmp-old-{final.name}.", dir=final.parent))
+                old.rmdir()
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old)
+            else:
+                os.replace(tmp, final)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        for tmp in temps:
+            if tmp.exists():
+                shutil.rmtree(tmp)
 
 
 def write_npz(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], compress_level: int = 1) -> None:
@@ -145,3 +175,80 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         for chunk in iter(lambda: handle.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_npz(
+    path: str | os.PathLike,
+    keys: Iterable[str] | None = None,
+    *,
+    what: str = "NPZ file",
+    remedy: str = "re-run `dvc repro` or `dvc checkout`",
+    max_bytes: int = MAX_ARRAY_BYTES,
+) -> dict[str, np.ndarray]:
+    """The arrays of an NPZ file, read without pickle and with sizes checked before allocation.
+
+    Parameters
+    ----------
+    path : the ``.npz`` file.
+    keys : arrays to read (all when None); a missing one is an error naming the file and the keys found.
+    what : what the file is, for messages (``"bank"``, ``"shard"``, ...).
+    remedy : how to get a good file back, for messages.
+    max_bytes : largest array allowed, in bytes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    digitgen.errors.InputError
+        A missing key, an object (pickled) array, or an array larger than ``max_bytes``.
+    digitgen.errors.CorruptFileError
+        Not a zip archive, truncated, a bad CRC, a damaged array header, or an
+        array whose declared size differs from the bytes the archive holds.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {str(path)!r} does not exist{' (it is a folder)' if path.is_dir() else ''}; {remedy}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
+            wanted = list(members) if keys is None else list(keys)
+            missing = [key for key in wanted if key not in members]
+            if missing:
+                raise InputError(f"{what} {str(path)!r}: missing array(s) {missing}; found {sorted(members)}; {remedy}.")
+            return {key: _read_member(archive, members[key], path, what, max_bytes) for key in wanted}
+    except (InputError, FileNotFoundError):
+        raise
+    except _READ_ERRORS as error:
+        raise CorruptFileError(path, f"{type(error).__name__}: {str(error)[:200]}", remedy) from None
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, what: str, max_bytes: int) -> np.ndarray:
+    """One ``.npy`` member: header checked against the member's size, then read."""
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version in ((2, 0), (3, 0)):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"unknown .npy format version {version}")
+        header = member.tell()
+        key = info.filename[:-4]
+        if dtype.hasobject:
+            raise InputError(f"{what} {str(path)!r}: array {key!r} holds Python objects (pickle); digitgen never loads those.")
+        if any(int(s) < 0 for s in shape):
+            raise ValueError(f"array {key!r} declares the negative shape {shape}")
+        declared = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize if len(shape) else dtype.itemsize
+        if declared > max_bytes:
+            raise InputError(f"{what} {str(path)!r}: array {key!r} declares {declared} bytes {shape}, more than the {max_bytes} allowed.")
+        if declared != info.file_size - header:
+            raise ValueError(f"array {key!r} declares {declared} bytes {tuple(shape)} {dtype} but the archive holds {info.file_size - header}")
+        buffer = np.empty(declared, np.uint8)
+        view, done = memoryview(buffer), 0
+        while done < declared:  # in chunks: memory stays the array's own size
+            count = member.readinto(view[done : done + _READ_CHUNK])
+            if not count:
+                raise EOFError(f"array {key!r} ends after {done} of {declared} bytes")
+            done += count
+    array = buffer.view(dtype)
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)

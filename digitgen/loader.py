@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from digitgen.params import SPLIT_NAMES
+from digitgen.constants import SPLIT_NAMES
 from digitgen.storage import list_files, read_bytes
 
 #: Arrays yielded per batch.

@@ -43,8 +43,16 @@ from tqdm import tqdm
 import digitgen
 from digitgen.bank import DigitBank, bank_path, load_bank
 from digitgen.compose import compose_batch, ink_extents
-from digitgen.io import atomic_directory, npz_bytes, sha256_file
-from digitgen.params import SOURCE_NAMES, SPLIT_NAMES, SequencesParams
+from digitgen.constants import SOURCE_NAMES, SPLIT_NAMES
+from digitgen.data.mnist import load_mnist_npz
+from digitgen.io import (
+    atomic_directories,
+    atomic_directory,
+    npz_bytes,
+    sha256_file,
+    write_json,
+)
+from digitgen.params.sequences import SequencesParams
 from digitgen.storage import Destination, is_url
 
 logger = logging.getLogger(__name__)
@@ -113,8 +121,6 @@ def plan_sources(split: str, params: SequencesParams, mnist_path: str | os.PathL
 def load_source(spec: SourceSpec) -> DigitBank:
     """Load one source's digits."""
     if spec.mnist_split is not None:
-        from digitgen.data.mnist import load_mnist_npz
-
         arrays = load_mnist_npz(spec.path)
         return DigitBank("real", arrays[f"x_{spec.mnist_split}"], arrays[f"y_{spec.mnist_split}"].astype(np.int16))
     return load_bank(spec.path, spec.name)
@@ -399,6 +405,33 @@ def emit_split(
                 totals = _emit_into(Destination(str(tmp)), executor, split, params, specs, count, n_shards)
     out = out_dir if is_url(out_dir) else Path(out_dir)
     return SplitSummary(split, count, n_shards, out, totals, tuple(spec.name for spec in specs))
+
+
+def write_datasets(
+    params: SequencesParams,
+    mnist_path: str | os.PathLike,
+    banks_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    metrics_path: str | os.PathLike,
+) -> list[SplitSummary]:
+    """What the ``sequences`` stage does: every split into ``out/<split>``, published together, and their metrics.
+
+    Every split's inputs are checked before anything is written; the splits
+    are assembled in temporary folders and swapped into place only once all
+    of them are complete, so a failure leaves the previous datasets as they were.
+    """
+    splits = sorted(params.splits)
+    plans = {split: plan_sources(split, params, mnist_path, banks_dir) for split in splits}
+    summaries = []
+    with make_executor(params) as executor, atomic_directories([Path(out) / split for split in splits]) as temps:
+        for split, tmp in zip(splits, temps):
+            count = params.splits[split].count
+            n_shards = -(-count // params.shard_size)
+            totals = _emit_into(Destination(str(tmp)), executor, split, params, plans[split], count, n_shards)
+            summaries.append(SplitSummary(split, count, n_shards, Path(out) / split, totals, tuple(spec.name for spec in plans[split])))
+            logger.info("wrote %d %s sequences in %d shards", count, split, n_shards)
+    write_json(metrics_path, dataset_metrics(summaries))
+    return summaries
 
 
 def _emit_into(

@@ -16,7 +16,8 @@ import time
 
 from digitgen.data.mnist import load_mnist_npz
 from digitgen.io import write_npz
-from digitgen.params import load_params
+from digitgen.params.augment import AugmentParams
+from digitgen.params.core import load_section
 
 
 def main() -> None:
@@ -29,11 +30,14 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("augment")
 
-    params = load_params(args.params).augment  # validate before loading data or TensorFlow
+    params = load_section(args.params, "augment", AugmentParams)  # validate before loading data or TensorFlow
     mnist = load_mnist_npz(args.mnist)
 
-    from digitgen.augment import augment_mosaic, build_augmented_bank  # imports TensorFlow (seconds)
-    from digitgen.report import save_png
+    from digitgen.augment import (  # imports TensorFlow (seconds)
+        augment_mosaic,
+        build_augmented_bank,
+    )
+    from digitgen.pictures import save_png
 
     started = time.perf_counter()
     bank = build_augmented_bank(mnist["x_train"], mnist["y_train"], params)

@@ -8,24 +8,23 @@ Params:  none.
 
 from __future__ import annotations
 
-import argparse
 import logging
 
-from digitgen.data import decode_mnist, save_mnist_npz
+from digitgen import entry
+
+parser = entry.stage_parser(__doc__)
+parser.add_argument("--raw", default="data/raw/mnist", help="folder of the four IDX files (default: %(default)s)")
+parser.add_argument("--out", default="data/interim/mnist.npz", help="output NPZ (default: %(default)s)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--raw", default="data/raw/mnist", help="folder of the four IDX files (default: %(default)s)")
-    parser.add_argument("--out", default="data/interim/mnist.npz", help="output NPZ (default: %(default)s)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def main(args) -> None:
+    from digitgen.data.decode import decode_mnist
+    from digitgen.data.mnist import save_mnist_npz
+
     arrays = decode_mnist(args.raw)
     save_mnist_npz(arrays, args.out)
-    logging.getLogger("decode").info(
-        "wrote %s: %d training and %d test images", args.out, len(arrays["y_train"]), len(arrays["y_test"])
-    )
+    logging.getLogger("decode").info("wrote %s: %d training and %d test images", args.out, len(arrays["y_train"]), len(arrays["y_test"]))
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(entry.run_stage("decode", parser, main))

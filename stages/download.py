@@ -10,21 +10,19 @@ Params:  download.source, download.mirrors, download.path, download.timeout,
 
 from __future__ import annotations
 
-import argparse
-import logging
+from digitgen import entry
 
-from digitgen.data import fetch_mnist
-from digitgen.params import load_params
+parser = entry.stage_parser(__doc__)
+parser.add_argument("--out", default="data/raw/mnist", help="output folder (default: %(default)s)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
-    parser.add_argument("--out", default="data/raw/mnist", help="output folder (default: %(default)s)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    fetch_mnist(load_params(args.params).download, args.out)
+def main(args) -> None:
+    from digitgen.data.sources import fetch_mnist
+    from digitgen.params.core import load_section
+    from digitgen.params.download import DownloadParams
+
+    fetch_mnist(load_section(args.params, "download", DownloadParams), args.out)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(entry.run_stage("download", parser, main))

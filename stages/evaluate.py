@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from digitgen.bank import bank_path
+from digitgen.constants import SPLIT_NAMES
 from digitgen.data.mnist import load_mnist_npz
 from digitgen.evaluate import (
     CropHashes,
@@ -45,7 +46,9 @@ from digitgen.evaluate import (
     write_plots,
 )
 from digitgen.io import atomic_directory
-from digitgen.params import SPLIT_NAMES, load_params
+from digitgen.params.core import parse_section, read_params_file
+from digitgen.params.evaluate_banks import EvaluateBanksParams
+from digitgen.params.evaluate_sequences import EvaluateSequencesParams
 
 logger = logging.getLogger("evaluate")
 
@@ -77,7 +80,9 @@ def main() -> None:
     clock = _Clock()
 
     # Every input is checked before TensorFlow is imported or anything is computed.
-    params = load_params(args.params).evaluate
+    raw = read_params_file(args.params)
+    params = parse_section(raw, 'evaluate_banks', EvaluateBanksParams, args.params)
+    seq_params = parse_section(raw, 'evaluate_sequences', EvaluateSequencesParams, args.params)
     mnist = load_mnist_npz(args.mnist)
     if not Path(args.model).is_file():
         raise SystemExit(f"--model {args.model!r} does not exist; run `dvc repro train_classifier`.")
@@ -110,14 +115,14 @@ def main() -> None:
     for split in SPLIT_NAMES:
         test = split == "test"
         checks[split] = check_split(
-            split_dirs[split], split, pools[split], classifier, params,
+            split_dirs[split], split, pools[split], classifier, seq_params,
             training=training if test else None, duplicates=duplicates if test else None,
         )
         clock.lap(f"sequences {split}")
 
     failures = [f"{split}: {message}" for split, check in checks.items() for message in check.messages]
     broken = {split: (c.metrics["contract_errors"], c.metrics.get("leaks", 0)) for split, c in checks.items()}
-    if params.strict and any(errors or leaks for errors, leaks in broken.values()):
+    if seq_params.strict and any(errors or leaks for errors, leaks in broken.values()):
         summary = ", ".join(f"{split}: {errors} contract errors, {leaks} leaks" for split, (errors, leaks) in broken.items())
         raise SystemExit("evaluate: the sequence datasets break their contract (" + summary + "); nothing written "
                          "(set evaluate.strict: false to write the report anyway):\n  " + "\n  ".join(failures))

@@ -22,10 +22,22 @@ from pathlib import Path
 import numpy as np
 
 from digitgen.data.mnist import load_mnist_npz
-from digitgen.generators.kde import bandwidth_curves_csv, generators_from_params, kde_metrics, make_bank
-from digitgen.io import atomic_directory, atomic_path, sha256_file, write_json, write_npz
-from digitgen.params import load_params
-from digitgen.report import mosaic, save_png
+from digitgen.generators.kde import (
+    bandwidth_curves_csv,
+    generators_from_params,
+    kde_metrics,
+    make_bank,
+)
+from digitgen.io import (
+    atomic_directory,
+    atomic_path,
+    sha256_file,
+    write_json,
+    write_npz,
+)
+from digitgen.params.core import load_section
+from digitgen.params.fit_kde import KdeParams
+from digitgen.pictures import mosaic, save_png
 
 logger = logging.getLogger("fit_kde")
 
@@ -43,7 +55,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
 
-    params = load_params(args.params).fit_kde
+    params = load_section(args.params, "fit_kde", KdeParams)
     arrays = load_mnist_npz(args.mnist)
     images, labels = arrays["x_train"], arrays["y_train"]
 

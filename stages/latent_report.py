@@ -20,8 +20,9 @@ from digitgen.generators.ambiguous import AmbiguousDigitGenerator
 from digitgen.generators.cvae import CvaeDigitGenerator
 from digitgen.io import write_json
 from digitgen.latent import latent_clustering, scatter_panels, tsne_embedding
-from digitgen.params import load_params
-from digitgen.report import save_png
+from digitgen.params.core import load_section
+from digitgen.params.latent_report import LatentReportParams
+from digitgen.pictures import save_png
 
 logger = logging.getLogger("latent_report")
 
@@ -37,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    params = load_params(args.params).latent_report
+    params = load_section(args.params, "latent_report", LatentReportParams)
     arrays = load_mnist_npz(args.mnist)
     images, labels = arrays["x_test"], arrays["y_test"].astype(np.int64)
     if params.tsne_samples > len(images):

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from digitgen.params import load_params
+from digitgen.params.core import load_section
+from digitgen.params.report import ReportParams
 from digitgen.report import build_report, write_report
 
 
@@ -29,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    params = load_params(args.params).report
+    params = load_section(args.params, "report", ReportParams)
     document = build_report(
         metrics=args.metrics, evaluation=args.evaluation, history=args.history, figures=args.figures,
         title=params.title, zoom=params.zoom,

@@ -9,35 +9,22 @@ Params:  sequences (every key: seed, width, mode, spacing, align, length, digit_
 
 from __future__ import annotations
 
-import argparse
-import logging
-from pathlib import Path
+from digitgen import entry
 
-from digitgen.io import write_json
-from digitgen.params import load_params
-from digitgen.shards import dataset_metrics, emit_split, plan_sources
+parser = entry.stage_parser(__doc__)
+parser.add_argument("--mnist", required=True, help="decoded MNIST arrays (mnist.npz)")
+parser.add_argument("--banks", required=True, help="folder of generated digit banks")
+parser.add_argument("--out", required=True, help="output folder; one sub-folder per split")
+parser.add_argument("--metrics", required=True, help="JSON file of dataset statistics (DVC metrics)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("--mnist", required=True, help="decoded MNIST arrays (mnist.npz)")
-    parser.add_argument("--banks", required=True, help="folder of generated digit banks")
-    parser.add_argument("--out", required=True, help="output folder; one sub-folder per split")
-    parser.add_argument("--metrics", required=True, help="JSON file of dataset statistics (DVC metrics)")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def main(args) -> None:
+    from digitgen.params.core import load_section
+    from digitgen.params.sequences import SequencesParams
+    from digitgen.shards import write_datasets
 
-    params = load_params(args.params).sequences
-    for split in sorted(params.splits):  # check every split's inputs before writing anything
-        plan_sources(split, params, args.mnist, args.banks)
-    summaries = []
-    for split in sorted(params.splits):
-        summary = emit_split(split, params, args.mnist, args.banks, Path(args.out) / split)
-        logging.getLogger("sequences").info("wrote %d %s sequences in %d shards to %s", summary.count, split, summary.shards, summary.out_dir)
-        summaries.append(summary)
-    write_json(args.metrics, dataset_metrics(summaries))
+    write_datasets(load_section(args.params, "sequences", SequencesParams), args.mnist, args.banks, args.out, args.metrics)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(entry.run_stage("sequences", parser, main))

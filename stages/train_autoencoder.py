@@ -27,12 +27,18 @@ from pathlib import Path
 import numpy as np
 
 from digitgen.data.mnist import load_mnist_npz
-from digitgen.generators.ambiguous import bank_summary, generator_from_params, make_bank, preview_pairs, series_strip
+from digitgen.generators.ambiguous import (
+    bank_summary,
+    generator_from_params,
+    make_bank,
+    preview_pairs,
+)
 from digitgen.generators.cvae import losses_csv
 from digitgen.generators.judges import judge_seed
 from digitgen.io import atomic_path, sha256_file, write_json, write_npz
-from digitgen.params import load_params
-from digitgen.report import save_png
+from digitgen.params.core import load_section
+from digitgen.params.train_autoencoder import TrainAutoencoderParams
+from digitgen.pictures import save_png, series_strip
 
 logger = logging.getLogger("train_autoencoder")
 
@@ -49,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    params = load_params(args.params).train_autoencoder
+    params = load_section(args.params, "train_autoencoder", TrainAutoencoderParams)
     arrays = load_mnist_npz(args.mnist)
     images, labels = arrays["x_train"], arrays["y_train"]
 
@@ -70,7 +76,7 @@ def main() -> None:
     summary = bank_summary(bank)
     bank["model_sha256"] = np.array(sha256_file(Path(args.model) / "decoder.keras"))
     write_npz(args.bank, bank)
-    save_png(args.strip, series_strip(series, kept))
+    save_png(args.strip, series_strip(series.images, series.chosen, kept))
     with atomic_path(args.losses) as tmp:
         tmp.write_text(losses_csv(model.history_), encoding="utf-8")
     history = model.history_

@@ -22,7 +22,8 @@ import numpy as np
 
 from digitgen.data.mnist import load_mnist_npz
 from digitgen.io import atomic_path, sha256_file, write_json
-from digitgen.params import load_params
+from digitgen.params.core import load_section
+from digitgen.params.train_classifier import TrainClassifierParams
 
 #: Test accuracy the evaluation relies on; a lower figure is logged as a warning.
 TARGET_ACCURACY = 0.99
@@ -65,7 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    params = load_params(args.params).train_classifier
+    params = load_section(args.params, "train_classifier", TrainClassifierParams)
     if Path(args.model).suffix != ".keras":
         raise SystemExit(f"--model {args.model!r} must end in '.keras'.")
     arrays = load_mnist_npz(args.mnist)

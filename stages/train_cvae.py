@@ -26,8 +26,9 @@ import numpy as np
 from digitgen.data.mnist import load_mnist_npz
 from digitgen.generators.cvae import generator_from_params, losses_csv, make_bank
 from digitgen.io import atomic_path, sha256_file, write_json, write_npz
-from digitgen.params import load_params
-from digitgen.report import mosaic, save_png
+from digitgen.params.core import load_section
+from digitgen.params.train_cvae import TrainCvaeParams
+from digitgen.pictures import mosaic, save_png
 
 logger = logging.getLogger("train_cvae")
 
@@ -44,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    params = load_params(args.params).train_cvae
+    params = load_section(args.params, "train_cvae", TrainCvaeParams)
     arrays = load_mnist_npz(args.mnist)
     images, labels = arrays["x_train"], arrays["y_train"]
 

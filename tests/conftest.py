@@ -11,6 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+# Stage scripts and `python -m digitgen` started by tests import the package of this checkout.
+_ROOT = str(Path(__file__).resolve().parents[1])
+os.environ["PYTHONPATH"] = os.pathsep.join([_ROOT, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
 
 from synthetic import make_mnist_arrays  # noqa: E402
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from digitgen import shards
-from digitgen.params import parse_params
+from digitgen.params.all import parse_params
 
 
 class CentroidClassifier:

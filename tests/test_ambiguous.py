@@ -13,10 +13,18 @@ import yaml
 from scipy.stats import multivariate_normal
 
 from digitgen.bank import load_bank
+from digitgen.errors import ParamsError
 from digitgen.generators import DigitGenerator
-from digitgen.generators.ambiguous import AmbiguousDigitGenerator, bank_summary, check_pair, make_bank, preview_pairs, series_strip
+from digitgen.generators.ambiguous import (
+    AmbiguousDigitGenerator,
+    bank_summary,
+    check_pair,
+    make_bank,
+    preview_pairs,
+)
 from digitgen.generators.judges import judge_seed, pair_log_proba, refine_codes
-from digitgen.params import ParamsError, parse_params
+from digitgen.params.all import parse_params
+from digitgen.pictures import series_strip
 
 TINY_JUDGES = ({"filters": (4,), "dense": 8, "epochs": 2}, {"filters": (4, 8), "dense": 8, "epochs": 2})
 TINY = {
@@ -177,7 +185,7 @@ def test_series_with_ends_never_keeps_an_end(fitted):
     series = fitted.series(preview_pairs(fitted, 4), np.random.default_rng(0), ends=True)
     assert series.weights.tolist() == [0.0, *WEIGHTS, 1.0]
     assert np.all((series.chosen > 0) & (series.chosen < len(WEIGHTS) + 1))
-    strip = series_strip(series)
+    strip = series_strip(series.images, series.chosen)
     assert strip.shape == (4 * 30 - 2, (len(WEIGHTS) + 2) * 30 - 2) and strip.dtype == np.uint8
     top, left = 30 * 0 - 1, 30 * int(series.chosen[0]) - 1
     assert np.all(strip[top + 29, left : left + 30] == 255)  # the frame under the first row's kept image

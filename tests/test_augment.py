@@ -16,10 +16,18 @@ from PIL import Image
 from scipy import ndimage
 
 from digitgen import augment
-from digitgen.augment import AffineDraws, augment_digits, build_augmented_bank, elastic_displacements, transform_digits
+from digitgen.augment import (
+    AffineDraws,
+    augment_digits,
+    build_augmented_bank,
+    elastic_displacements,
+    transform_digits,
+)
 from digitgen.bank import load_bank
+from digitgen.errors import ParamsError
 from digitgen.io import write_npz
-from digitgen.params import AugmentParams, ParamsError, parse_params
+from digitgen.params.all import parse_params
+from digitgen.params.augment import AugmentParams
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 28
@@ -113,7 +121,7 @@ def test_bad_params_are_refused_with_a_clear_message(section, message):
 
 def test_params_yaml_defaults_match_the_dataclass():
     assert parse_params({}).augment == AugmentParams()
-    from digitgen.params import load_params
+    from digitgen.params.all import load_params
 
     project = load_params(ROOT / "params.yaml").augment
     assert project == AugmentParams()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitgen.params import ParamsError, parse_params
+from digitgen.errors import ParamsError
+from digitgen.params.all import parse_params
 
 pytest.importorskip("tensorflow")
 from digitgen.classifier import DigitClassifier, build_model, train_classifier  # noqa: E402

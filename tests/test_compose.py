@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from digitgen.bank import DigitBank
-from digitgen.compose import check_layout, compose_batch, compose_sequence, ink_extents, min_width, parse_digits
+from digitgen.compose import (
+    check_layout,
+    compose_batch,
+    ink_extents,
+    min_width,
+    parse_digits,
+)
+from digitgen.sequence import compose_sequence
 
 
 def reference_compose(pool, index, spacing_range, width, rng, measure, align):

@@ -14,9 +14,10 @@ import pytest
 import yaml
 
 from digitgen.bank import load_bank
+from digitgen.errors import ParamsError
 from digitgen.generators import DigitGenerator
 from digitgen.generators.cvae import CvaeDigitGenerator, losses_csv, make_bank
-from digitgen.params import ParamsError, parse_params
+from digitgen.params.all import parse_params
 
 #: A model small enough to train in about a second on the 200 synthetic digits.
 TINY = {"latent_size": 3, "filters": (4, 8), "hidden": 16, "epochs": 2, "batch_size": 32, "validation_fraction": 0.1}

@@ -13,8 +13,9 @@ from scipy.spatial.distance import cdist
 
 from digitgen import evaluate as ev
 from digitgen.compose import ink_extents
+from digitgen.errors import ParamsError
 from digitgen.io import write_npz
-from digitgen.params import ParamsError, parse_params
+from digitgen.params.all import parse_params
 
 
 def eval_params(**values):

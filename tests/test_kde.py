@@ -19,6 +19,7 @@ from scipy.special import logsumexp
 from digitgen.bank import load_bank
 from digitgen.cleaning import CLEANING_LEVELS
 from digitgen.cli import main as cli_main
+from digitgen.errors import ParamsError
 from digitgen.generators import DigitGenerator
 from digitgen.generators.kde import (
     REJECTION_LEVELS,
@@ -34,7 +35,8 @@ from digitgen.generators.kde import (
     make_bank,
 )
 from digitgen.io import sha256_file, write_npz
-from digitgen.params import KdeParams, ParamsError, parse_params
+from digitgen.params.all import parse_params
+from digitgen.params.fit_kde import KdeParams
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)

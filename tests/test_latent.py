@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitgen.latent import PALETTE, cluster_scores, kdistance_knee, latent_clustering, scatter_panels, tsne_embedding
+from digitgen.latent import (
+    PALETTE,
+    cluster_scores,
+    kdistance_knee,
+    latent_clustering,
+    scatter_panels,
+    tsne_embedding,
+)
 
 
 def _blobs(per_class: int = 60, d: int = 4, spread: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

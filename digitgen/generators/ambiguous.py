@@ -66,6 +66,7 @@ from typing import Any
 
 import numpy as np
 
+from digitgen.classifier import DigitClassifier
 from digitgen.generators.cvae import (
     check_architecture,
     check_int,
@@ -79,12 +80,16 @@ from digitgen.generators.cvae import (
     train_vae,
     versions,
 )
-from digitgen.classifier import DigitClassifier
-from digitgen.generators.judges import DEFAULT_JUDGES, Refiner, check_judges, pair_log_proba, train_judges
+from digitgen.generators.judges import (
+    DEFAULT_JUDGES,
+    Refiner,
+    check_judges,
+    pair_log_proba,
+    train_judges,
+)
 from digitgen.io import atomic_directory, sha256_file, write_json, write_npz
 from digitgen.keras_io import load_keras, save_keras
-from digitgen.params import TrainAutoencoderParams
-from digitgen.report import mosaic
+from digitgen.params.train_autoencoder import TrainAutoencoderParams
 
 logger = logging.getLogger(__name__)
 
@@ -594,39 +599,6 @@ def check_pair(pair: Any, name: str) -> tuple[int, int]:
         shown = [v.item() if isinstance(v, np.generic) else v for v in pair] if isinstance(pair, list | tuple | np.ndarray) else pair
         raise ValueError(f"{name} == {shown!r}: a pair must be two different digits, each in 0..9.")
     return a, b
-
-
-def series_strip(series: InterpolationSeries, kept: np.ndarray | None = None, *, mark: int = 255) -> np.ndarray:
-    """Picture of interpolation series: one row per pair, the chosen step framed, then (optionally) the digit kept.
-
-    Parameters
-    ----------
-    series : from :meth:`AmbiguousDigitGenerator.series` (usually with ``ends=True``).
-    kept : uint8 (n, 28, 28) digits kept from each row (after refinement), drawn
-        in an extra last column after an empty one; None: no extra columns.
-    mark : grey level of the 1-pixel frame drawn in the gap around each chosen step.
-
-    Returns
-    -------
-    uint8 (n * 30 - 2, K' * 30 - 2) image, 0 = background; K' = K, or K + 2 with ``kept``.
-    """
-    n, k = series.images.shape[:2]
-    cells = series.images
-    if kept is not None:
-        if kept.shape != (n, 28, 28):
-            raise ValueError(f"kept must have shape ({n}, 28, 28) like the series, got {kept.shape}.")
-        cells = np.concatenate([cells, np.zeros((n, 1, 28, 28), np.uint8), kept[:, None]], axis=1)
-    canvas = mosaic(cells.reshape(-1, 28, 28), cells.shape[1], gap=2)
-    for row, step in enumerate(series.chosen.tolist()):
-        top, left = row * 30 - 1, step * 30 - 1
-        bottom, right = top + 29, left + 29
-        for y in (top, bottom):
-            if 0 <= y < canvas.shape[0]:
-                canvas[y, max(left, 0) : right + 1] = mark
-        for x in (left, right):
-            if 0 <= x < canvas.shape[1]:
-                canvas[max(top, 0) : bottom + 1, x] = mark
-    return canvas
 
 
 def generator_from_params(params: TrainAutoencoderParams) -> AmbiguousDigitGenerator:

@@ -60,9 +60,9 @@ import tensorflow as tf
 from keras import layers, ops
 
 import digitgen
-from digitgen.keras_io import load_keras, save_keras
 from digitgen.io import atomic_directory, sha256_file, write_json
-from digitgen.params import TrainCvaeParams
+from digitgen.keras_io import load_keras, save_keras
+from digitgen.params.train_cvae import TrainCvaeParams
 
 logger = logging.getLogger(__name__)
 

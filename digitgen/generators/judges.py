@@ -44,7 +44,8 @@ import numpy as np
 import tensorflow as tf
 
 from digitgen.classifier import DigitClassifier, train_classifier
-from digitgen.params import TrainAutoencoderParams, TrainClassifierParams
+from digitgen.params.train_autoencoder import TrainAutoencoderParams
+from digitgen.params.train_classifier import TrainClassifierParams
 
 logger = logging.getLogger(__name__)
 

@@ -55,7 +55,7 @@ from tqdm import tqdm
 import digitgen
 from digitgen.cleaning import CLEANING_LEVELS, clean_digits
 from digitgen.io import atomic_directory, sha256_file, write_json, write_npz
-from digitgen.params import KdeParams
+from digitgen.params.fit_kde import KdeParams
 
 logger = logging.getLogger(__name__)
 

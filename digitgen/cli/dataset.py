@@ -1,0 +1,40 @@
+"""``digitgen dataset SPLIT --out DIR|URL``: one split of the sharded sequence dataset (what the DVC stage runs)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+from digitgen.cli.common import project_banks
+from digitgen.constants import SPLIT_NAMES
+from digitgen.rules import Int
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the sub-command to ``digitgen``'s parser."""
+    data = commands.add_parser("dataset", help="write one split of the sharded sequence dataset (what the DVC stage runs)")
+    data.add_argument("split", choices=SPLIT_NAMES)
+    data.add_argument("--out", required=True, help="output folder for this split, or an fsspec URL (s3://bucket/train)")
+    data.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+    data.add_argument("--mnist", type=Path, help="mnist.npz (default: the project's, else the user cache)")
+    data.add_argument("--banks", type=Path, help="folder of generated banks (default: the project's data/banks)")
+    data.add_argument("--workers", type=int, help="local worker processes (default: sequences.workers; 0 = all cores)")
+    data.add_argument("--scheduler", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes")
+    data.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Write the split and print where it went."""
+    from digitgen.data.cache import default_mnist_npz
+    from digitgen.params.core import load_section
+    from digitgen.params.sequences import SequencesParams
+    from digitgen.shards import emit_split
+
+    params = load_section(args.params, "sequences", SequencesParams)
+    workers = None if args.workers is None else Int(0, 256, allowed="must be an integer in 0..256 (0 = all cores)").check(args.workers, "--workers")
+    if args.scheduler:
+        params = dataclasses.replace(params, executor="dask", scheduler=args.scheduler)
+    mnist = default_mnist_npz(args.mnist)
+    summary = emit_split(args.split, params, mnist, args.banks or project_banks(), args.out, workers=workers)
+    print(f"{summary.out_dir}: {summary.count} sequences in {summary.shards} shards")

@@ -17,19 +17,25 @@ user gave; :class:`digitgen.errors.InputError`, ``ValueError``,
 an I/O error such as a full disk, anything unexpected), 130 for Ctrl-C.
 ``--debug`` or ``DIGITGEN_DEBUG=1`` adds the traceback.
 
-TensorFlow prints a dozen C++ start-up lines (oneDNN, CUDA, XLA) in every
-process that imports it; :func:`quiet_tensorflow` silences them before the
-import unless ``-v`` or ``DIGITGEN_TF_LOGS=1`` asks for them.
+TensorFlow prints C++ start-up lines (CUDA probing, CPU features, XLA) in
+every process that imports it. ``TF_CPP_MIN_LOG_LEVEL`` silences most of them,
+but some are written by absl before its logging is initialised, straight to
+file descriptor 2; :class:`NativeLogFilter` drops lines in that format on the
+way to stderr (everything else, Python's own output included, passes through).
+``-v`` or ``DIGITGEN_TF_LOGS=1`` keeps them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import re
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from digitgen.errors import RunError
 
@@ -42,13 +48,59 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 _BAD_INPUT = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError, ConnectionError)
 
 
-def quiet_tensorflow(verbose: bool = False) -> None:
-    """Silence TensorFlow's C++ logging (must run before TensorFlow is imported) unless asked for."""
-    if verbose or os.environ.get(TF_LOGS_ENV, "") not in ("", "0"):
+# A line of absl/TensorFlow native logging (info, warning, error; fatal lines are kept), or its companions.
+_NATIVE_LINE = re.compile(
+    rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\] .*"
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    rb"|To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.)\r?\n?$"
+)
+
+
+def tensorflow_logs_wanted(verbose: bool = False) -> bool:
+    """``-v`` given or ``DIGITGEN_TF_LOGS`` set to anything but 0."""
+    return verbose or os.environ.get(TF_LOGS_ENV, "") not in ("", "0")
+
+
+class NativeLogFilter:
+    """Context manager: file descriptor 2 goes through a pipe that drops native TensorFlow/absl log lines.
+
+    Child processes inherit the filtered descriptor. On exit the original
+    stderr is restored and what is still in the pipe is written out.
+    """
+
+    def __enter__(self) -> NativeLogFilter:
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+        self._thread = threading.Thread(target=self._pump, args=(read, os.dup(self._saved)), daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def _pump(read: int, target: int) -> None:
+        with os.fdopen(read, "rb") as pipe, os.fdopen(target, "wb", buffering=0) as out:
+            for line in pipe:
+                if not _NATIVE_LINE.match(line):
+                    out.write(line)
+
+    def __exit__(self, *exc_info) -> None:
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)  # closes this process's write end of the pipe
+        os.close(self._saved)
+        self._thread.join(timeout=2)  # children still holding the pipe may keep it open
+
+
+@contextlib.contextmanager
+def quiet_tensorflow(verbose: bool = False) -> Iterator[None]:
+    """Silence TensorFlow's native logging for the duration (set before TensorFlow is imported) unless asked for."""
+    if tensorflow_logs_wanted(verbose):
+        yield
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    os.environ.setdefault("GLOG_minloglevel", "3")
+    with NativeLogFilter():
+        yield
 
 
 def configure_logging(level: int = logging.INFO) -> None:
@@ -114,6 +166,6 @@ def stage_parser(doc: str) -> argparse.ArgumentParser:
 def run_stage(name: str, parser: argparse.ArgumentParser, main: Callable[[argparse.Namespace], object]) -> int:
     """Parse the command line, set up logging, run ``main(args)``; returns the exit status."""
     args = parser.parse_args()
-    quiet_tensorflow(args.verbose)
     configure_logging(logging.INFO)
-    return guarded(f"stage {name}", lambda: main(args), debug=args.debug)
+    with quiet_tensorflow(args.verbose):
+        return guarded(f"stage {name}", lambda: main(args), debug=args.debug)

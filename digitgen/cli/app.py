@@ -36,6 +36,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     args = build_parser().parse_args(argv)
-    quiet_tensorflow(args.verbose)
     configure_logging(logging.INFO if args.verbose else logging.WARNING)
-    return guarded(f"digitgen {args.command}", lambda: args.run(args), debug=args.debug)
+    with quiet_tensorflow(args.verbose):
+        return guarded(f"digitgen {args.command}", lambda: args.run(args), debug=args.debug)

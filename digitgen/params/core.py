@@ -146,6 +146,14 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """`` at line L, column C: what went wrong`` of a YAML error, on one line."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error)
+    return f"{where}: {' '.join(str(problem).split())[:200]}"
+
+
 def read_params_file(path: str | os.PathLike) -> dict[str, Any]:
     """The raw mapping of a params file, strictly loaded (see the module docstring).
 
@@ -170,7 +178,7 @@ def read_params_file(path: str | os.PathLike) -> dict[str, Any]:
     try:
         raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
-        raise ParamsError(f"{path}: not valid YAML: {quote(str(error), 400)[1:-1]}") from None
+        raise ParamsError(f"{path}: not valid YAML{_yaml_problem(error)}") from None
     if raw is None:
         raise ParamsError(f"{path}: the file is empty; it must hold a mapping of sections ({', '.join(SECTION_NAMES)}).")
     if expanded_size(raw, MAX_VALUES) > MAX_VALUES:

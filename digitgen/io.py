@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -44,15 +45,71 @@ def _umask() -> int:
     return mask
 
 
+#: Temporary files and folders are named ``.tmp-<name>.<pid>.<random>`` (``.tmp-old-...`` while a folder is swapped).
+_TEMPORARY = re.compile(r"^\.tmp-.*\.(\d+)\.[A-Za-z0-9_]+$")
+
+
+def _temporary_prefix(final: Path, old: bool = False) -> str:
+    return f".tmp-{'old-' if old else ''}{final.name}.{os.getpid()}."
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files and folders in ``folder`` left by writers that no longer run (killed mid-write).
+
+    Returns what was removed. A temporary whose process is alive is kept.
+    """
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        match = _TEMPORARY.match(entry.name)
+        if match is None or _process_alive(int(match.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, as another user's process
+        return True
+    except OverflowError:
+        return False
+    return True
+
+
+_cleaned: set[Path] = set()  # folders already cleared of stale temporaries by this process
+
+
+def _prepare_parent(final: Path) -> None:
+    """Create the folder of ``final`` and clear it (once per process) of stale temporaries of earlier, killed runs."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    folder = final.parent.resolve()
+    if folder not in _cleaned:
+        remove_stale_temporaries(folder)
+        _cleaned.add(folder)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is untouched.
+    Temporaries of earlier runs that were killed are removed first.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{final.name}.", dir=final.parent)
+    if final.is_dir():
+        raise IsADirectoryError(f"{final}: is a folder; cannot write a file there.")
+    _prepare_parent(final)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(final), dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -81,20 +138,25 @@ def atomic_directories(paths: Iterable[str | os.PathLike]) -> Iterator[list[Path
 
     The folders are swapped into place one after the other only after the
     ``with`` body has finished without error, so a failure anywhere leaves
-    every old folder as it was and no new one.
+    every old folder as it was and no new one. An existing *file* at one of
+    the paths is never replaced (FileExistsError, before anything is written).
+    Temporaries of earlier runs that were killed are removed first.
     """
     finals = [Path(path) for path in paths]
+    for final in finals:
+        if final.exists() and not final.is_dir():
+            raise FileExistsError(f"{final}: exists and is not a folder; refusing to replace it with an output folder.")
     temps: list[Path] = []
     try:
         for final in finals:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            temps.append(Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}.", dir=final.parent)))
+            _prepare_parent(final)
+            temps.append(Path(tempfile.mkdtemp(prefix=_temporary_prefix(final), dir=final.parent)))
         yield list(temps)
         for tmp, final in zip(temps, finals):
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp creates 0700; give the usual folder mode
         for tmp, final in zip(temps, finals):
             if final.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".tmp-old-{final.name}.", dir=final.parent))
+                old = Path(tempfile.mkdtemp(prefix=_temporary_prefix(final, old=True), dir=final.parent))
                 old.rmdir()
                 os.replace(final, old)
                 os.replace(tmp, final)

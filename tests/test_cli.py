@@ -109,3 +109,42 @@ def test_dataset_to_a_url_and_an_unreachable_scheduler(tmp_path, mnist_npz, caps
     assert code == 2
     assert "could not reach the Dask scheduler at 'tcp://127.0.0.1:9'" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()
+
+
+def test_dataset_never_replaces_what_digitgen_did_not_write(tmp_path, mnist_npz, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("sequences:\n  shard_size: 8\n  previews: 0\n  splits:\n    train: {count: 20}\n    test: {count: 10}\n")
+    base = ["dataset", "test", "--params", str(params), "--mnist", str(mnist_npz), "--workers", "1", "--out"]
+    mine = tmp_path / "notes.txt"
+    mine.write_text("keep me")
+    assert main([*base, str(mine)]) == 2
+    assert "exists and is a file" in capsys.readouterr().err and mine.read_text() == "keep me"
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "cat.jpg").write_bytes(b"jpeg")
+    assert main([*base, str(folder)]) == 2
+    assert "is not a split folder written by digitgen" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["cat.jpg"]
+    split = tmp_path / "split"
+    assert main([*base, str(split)]) == 0 and main([*base, str(split)]) == 0  # its own output is replaced
+    assert main([*base, str(folder), "--overwrite"]) == 0 and (folder / "manifest.csv").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sequence", "12", "0", "1", "100", "--seed", "-1"], "--seed == -1, must be an integer in 0.."),
+        (["sequence", "12", "0", "1", "100000000"], "WIDTH == 100000000, must be an integer in 1..8192"),
+        (["sequence", "1" * 65, "0", "1", "tight"], "DIGITS length == 65, must be 1 to 64 digits"),
+        (["dataset", "test", "--out", "x", "--workers", "-3"], "--workers == -3, must be an integer in 0..256"),
+        (["sample", "-n", "100000000"], "-n == 100000000, must be an integer in 1..100000"),
+    ],
+)
+def test_bad_options_name_the_option_and_what_is_allowed(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("sequences: {}\n")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert list(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

@@ -79,3 +79,33 @@ def test_atomic_outputs_get_the_usual_permissions(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+def test_stale_temporaries_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from digitgen.io import remove_stale_temporaries
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    (tmp_path / f".tmp-train.{dead_pid}.abc123").mkdir()
+    (tmp_path / f".tmp-train.{dead_pid}.abc123" / "shard-00000.npz").write_bytes(b"partial")
+    (tmp_path / f".tmp-info.json.{dead_pid}.zz_9").write_bytes(b"partial")
+    (tmp_path / f".tmp-test.{os.getpid()}.live12").mkdir()
+    (tmp_path / "train").mkdir()
+    removed = sorted(p.name for p in remove_stale_temporaries(tmp_path))
+    assert removed == [f".tmp-info.json.{dead_pid}.zz_9", f".tmp-train.{dead_pid}.abc123"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".tmp-test.{os.getpid()}.live12", "train"]
+
+
+def test_an_existing_file_is_never_replaced_by_an_output_folder(tmp_path):
+    from digitgen.io import atomic_directory
+
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    with pytest.raises(FileExistsError, match="notes.txt: exists and is not a folder"):
+        with atomic_directory(keep):
+            raise AssertionError("the body must not run")
+    assert keep.read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -21,7 +21,25 @@ def register(commands: argparse._SubParsersAction) -> None:
     data.add_argument("--banks", type=Path, help="folder of generated banks (default: the project's data/banks)")
     data.add_argument("--workers", type=int, help="local worker processes (default: sequences.workers; 0 = all cores)")
     data.add_argument("--scheduler", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes")
+    data.add_argument("--overwrite", action="store_true", help="replace --out even if it is not a split folder digitgen wrote")
     data.set_defaults(run=run)
+
+
+def check_output_folder(out: str, overwrite: bool) -> None:
+    """Refuse an existing ``--out`` that is not a split folder digitgen wrote (``info.json`` and ``manifest.csv``) or empty."""
+    from digitgen.storage import is_url
+
+    path = Path(out)
+    if is_url(out) or not path.exists():
+        return
+    if not path.is_dir():
+        raise FileExistsError(f"--out {out!r} exists and is a file; choose another path (digitgen never replaces it).")
+    ours = (path / "info.json").is_file() and (path / "manifest.csv").is_file()
+    if not ours and any(path.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"--out {out!r} exists and is not a split folder written by digitgen (no info.json and manifest.csv); "
+            "choose an empty or new folder, or pass --overwrite to replace it."
+        )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -31,6 +49,7 @@ def run(args: argparse.Namespace) -> None:
     from digitgen.params.sequences import SequencesParams
     from digitgen.shards import emit_split
 
+    check_output_folder(args.out, args.overwrite)
     params = load_section(args.params, "sequences", SequencesParams)
     workers = None if args.workers is None else Int(0, 256, allowed="must be an integer in 0..256 (0 = all cores)").check(args.workers, "--workers")
     if args.scheduler:

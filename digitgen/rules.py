@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -164,6 +165,23 @@ class Text(Rule):
         if not isinstance(value, str) or (not self.empty and not value.strip()):
             raise self.fail(key, value)
         if self.max_length is not None and len(value) > self.max_length:
+            raise self.fail(key, value)
+        return value
+
+
+class Pattern(Text):
+    """A string matching the regular expression ``pattern`` in full; ``example`` shows what is allowed."""
+
+    def __init__(self, pattern: str, example: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pattern, self.example = re.compile(pattern), example
+
+    def describe(self) -> str:
+        return f"a string like {self.example!r}"
+
+    def convert(self, value: Any, key: str) -> str:
+        value = super().convert(value, key)
+        if not self.pattern.fullmatch(value):
             raise self.fail(key, value)
         return value
 

@@ -148,3 +148,11 @@ def test_bad_options_name_the_option_and_what_is_allowed(args, message, tmp_path
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert list(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+def test_a_scheduler_that_is_not_an_address_is_refused_at_once(tmp_path, capsys):
+    (tmp_path / "params.yaml").write_text("sequences: {}\n")
+    code = main(["dataset", "test", "--params", str(tmp_path / "params.yaml"), "--out", str(tmp_path / "t"), "--scheduler", "notaurl"])
+    assert code == 2
+    assert "--scheduler == 'notaurl', must be a Dask scheduler address such as 'tcp://10.0.0.5:8786'" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

@@ -46,14 +46,14 @@ def run(args: argparse.Namespace) -> None:
     """Write the split and print where it went."""
     from digitgen.data.cache import default_mnist_npz
     from digitgen.params.core import load_section
-    from digitgen.params.sequences import SequencesParams
+    from digitgen.params.sequences import SCHEDULER, SequencesParams
     from digitgen.shards import emit_split
 
     check_output_folder(args.out, args.overwrite)
     params = load_section(args.params, "sequences", SequencesParams)
     workers = None if args.workers is None else Int(0, 256, allowed="must be an integer in 0..256 (0 = all cores)").check(args.workers, "--workers")
     if args.scheduler:
-        params = dataclasses.replace(params, executor="dask", scheduler=args.scheduler)
+        params = dataclasses.replace(params, executor="dask", scheduler=SCHEDULER.check(args.scheduler, "--scheduler"))
     mnist = default_mnist_npz(args.mnist)
     summary = emit_split(args.split, params, mnist, args.banks or project_banks(), args.out, workers=workers)
     print(f"{summary.out_dir}: {summary.count} sequences in {summary.shards} shards")

@@ -9,7 +9,7 @@ from digitgen.compose import ALIGNS, MEASURES, MODES, check_layout
 from digitgen.constants import DIGIT_SIZE, SOURCE_NAMES, SPLIT_NAMES
 from digitgen.errors import InputError, invalid
 from digitgen.params.core import SectionRule, section, setting
-from digitgen.rules import Int, ListOf, MappingOf, Nullable, OneOf, Real, Text
+from digitgen.rules import Int, ListOf, MappingOf, Nullable, OneOf, Pattern, Real
 
 #: Widest image a dataset may ask for, in pixels.
 MAX_WIDTH = 8192
@@ -19,6 +19,11 @@ MAX_LENGTH = 64
 MAX_COUNT = 10**9
 #: Largest uncompressed image array of one shard (memory per worker), in bytes.
 MAX_SHARD_BYTES = 1 << 30
+#: A Dask scheduler address: ``protocol://host:port`` (tcp, tls, ws, wss, ucx) or ``inproc://...``.
+SCHEDULER = Pattern(
+    r"(?:(?:tcp|tls|ws|wss|ucx)://[A-Za-z0-9._\[\]:-]+:\d{1,5}|inproc://\S+)", "tcp://10.0.0.5:8786",
+    allowed="must be a Dask scheduler address such as 'tcp://10.0.0.5:8786'",
+)
 #: Output formats of the shards.
 FORMATS = ("npz", "webdataset")
 
@@ -89,7 +94,7 @@ class SequencesParams:
     previews: int = setting(32, Int(0, 10_000))
     workers: int = setting(0, Int(0, 256, allowed="must be an integer in 0..256 (0 = all cores)"))
     executor: str = setting("local", OneOf(("local", "dask")))
-    scheduler: str | None = setting(None, Nullable(Text()))
+    scheduler: str | None = setting(None, Nullable(SCHEDULER))
     scheduler_timeout: float = setting(10.0, Real(0, 3600, low_open=True, allowed="must be a number of seconds in (0, 3600]"))
     formats: tuple[str, ...] = setting(("npz",), ListOf(OneOf(FORMATS), 1, len(FORMATS), unique=True, allowed="must list 'npz' and/or 'webdataset', each once"))
     splits: Mapping[str, SplitParams] = setting(

@@ -212,6 +212,11 @@ class Nullable(Rule):
     def describe(self) -> str:
         return f"{self.rule.describe()} or null"
 
+    def allowed(self) -> str:
+        if self._allowed is None and self.rule._allowed is not None:
+            return f"{self.rule._allowed}, or null"
+        return super().allowed()
+
     def convert(self, value: Any, key: str) -> Any:
         if value is None:
             return None

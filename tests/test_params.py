@@ -56,6 +56,17 @@ def test_defaults_fill_missing_sections():
         ({"download": {"timeout": 0}}, r"download.timeout == 0.0, must be a number of seconds in \(0, 3600\]"),
         ({"download": {"verify": "yes"}}, r"download.verify == 'yes', must be true or false"),
         ([1, 2], r"the top level must be a mapping of sections, got list"),
+        ({"sequences": {"splits": {"train": {"sources": {"real": float("inf")}}, "test": {}}}}, r"sequences.splits.train.sources.real == inf, must be a finite number >= 0"),
+        ({"sequences": {"digit_weights": [1.0] * 9 + [float("nan")]}}, r"sequences.digit_weights\[9\] == nan, must be a number >= 0"),
+        ({"download": {"timeout": float("inf")}}, r"download.timeout == inf, must be a number of seconds in \(0, 3600\]"),
+        ({"sequences": {"workers": -3}}, r"sequences.workers == -3, must be an integer in 0..256 \(0 = all cores\)"),
+        ({"sequences": {"scheduler": "notaurl"}}, r"sequences.scheduler == 'notaurl', must be a Dask scheduler address"),
+        ({"sequences": {"width": 100000}}, r"sequences.width == 100000, must be an integer in 1..8192"),
+        ({"sequences": {"shard_size": 1_000_000, "width": 8192}}, r"sequences.shard_size == 1000000, makes shards of 229376000000 bytes"),
+        # fill mode checks every length of the range, not only the shortest and the longest
+        ({"sequences": {"mode": "fill", "width": 84, "length": {"min": 1, "max": 3}, "spacing": {"min": 0, "max": 0}}},
+         r"mode 'fill': 2 digits in width 84 need a spacing of 28 px, outside the spacing range \[0, 0\]"),
+        ({"sequencs": {}}, r"unknown key sequencs; valid keys are \["),
     ],
 )
 def test_bad_params_are_refused_with_a_clear_message(raw, message):

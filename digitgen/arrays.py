@@ -22,6 +22,14 @@ def check_digits(images: Any, name: str = "images") -> np.ndarray:
     return images
 
 
+def check_images(images: Any, name: str = "images") -> np.ndarray:
+    """Return ``images`` as an array if it is uint8 (N, H, W), else raise an InputError naming ``name``."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8 or images.ndim != 3:
+        raise InputError(f"{name} must be uint8 (N, H, W), got {images.dtype} {images.shape}.")
+    return images
+
+
 def check_labels(labels: Any, count: int, name: str = "labels", *, columns: int | None = None) -> np.ndarray:
     """Return ``labels`` if they are integers 0-9 of shape (count,) (or (count, columns)), else raise an InputError."""
     labels = np.asarray(labels)

@@ -91,12 +91,9 @@ class Int(Rule):
         return "an integer"
 
     def convert(self, value: Any, key: str) -> int:
-        if not _is_integer(value):
+        if not _is_integer(value) or (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             raise self.fail(key, value)
-        value = int(value)
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            raise self.fail(key, value)
-        return value
+        return int(value)
 
 
 class Real(Rule):
@@ -130,12 +127,12 @@ class Real(Rule):
     def convert(self, value: Any, key: str) -> float:
         if not _is_real(value) or not math.isfinite(value):
             raise self.fail(key, value)
-        value = float(value)
-        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+        number = float(value)
+        if self.low is not None and (number < self.low or (self.low_open and number == self.low)):
             raise self.fail(key, value)
-        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+        if self.high is not None and (number > self.high or (self.high_open and number == self.high)):
             raise self.fail(key, value)
-        return value
+        return number
 
 
 class Bool(Rule):

@@ -45,6 +45,7 @@ from digitgen.bank import DigitBank, bank_path, load_bank
 from digitgen.compose import compose_batch, ink_extents
 from digitgen.constants import SOURCE_NAMES, SPLIT_NAMES
 from digitgen.data.mnist import load_mnist_npz
+from digitgen.degrade import degrade
 from digitgen.io import (
     atomic_directories,
     atomic_directory,
@@ -179,7 +180,7 @@ def make_shard(pool: SourcePool, params: SequencesParams, split: str, shard: int
         extents=pool.extents,
     )
     return {
-        "images": composed.images,
+        "images": degrade(composed.images, params.degrade, rng),
         "labels": np.where(active, digits, -1).astype(np.int16),
         "lengths": lengths.astype(np.int16),
         "boxes": composed.boxes,

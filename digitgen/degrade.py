@@ -36,7 +36,7 @@ from digitgen.arrays import check_images
 from digitgen.params.degrade import DegradeParams
 
 #: Images degraded at a time (float32 working memory ~ 3 x CHUNK x H x W x 4 bytes).
-CHUNK = 1024
+CHUNK = 256
 #: Spacing of the random grid nodes of the procedural backgrounds, in pixels.
 GRID = 8
 #: Blur sigmas are rounded to multiples of this, in pixels.

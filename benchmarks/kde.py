@@ -31,10 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
+from digitgen.constants import REJECTION_LEVELS
 from digitgen.data.cache import default_mnist_npz
 from digitgen.data.mnist import load_mnist_npz
-from digitgen.generators.kde import REJECTION_LEVELS, RejectionBudgetError, generators_from_params, log_kde
+from digitgen.generators.density import RejectionBudgetError, log_kde
 from digitgen.params.all import load_params
+from digitgen.pipeline.fit_kde import models_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,7 +79,7 @@ def main() -> None:
     print(f"config: {params.n_components} components, whiten {params.whiten}, subsample {params.subsample}/digit, "
           f"global {params.global_subsample}, {len(params.bandwidths)} bandwidths x {params.cv} folds, cleaning {params.cleaning}")
 
-    models = generators_from_params(params)
+    models = models_of(params)
     print("\n1. fit")
     for name, model in models.items():
         start = time.perf_counter()
@@ -118,7 +120,7 @@ def main() -> None:
 
         digit = 3
         codes, h = conditional.codes_[digit], conditional.bandwidth_[digit]
-        queries = conditional._draw(digit, args.sklearn_queries, np.random.default_rng(2))[0]
+        queries = conditional.density(digit).draw(args.sklearn_queries, np.random.default_rng(2))[0]
         start = time.perf_counter()
         ours = log_kde(queries, codes, [h])[:, 0]
         ours_time = time.perf_counter() - start

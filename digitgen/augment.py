@@ -14,8 +14,7 @@ original digit, with background 0 outside the frame. For output pixel
 so the output is the original sampled at ``A^-1(p + d(p))``. Composing the
 maps before sampling, instead of resampling the image once per transform,
 keeps the strokes sharp (each bilinear resampling averages neighbouring
-pixels: the share of MNIST's ink pixels (> 25) that stay above 200 falls
-from 0.59 to 0.43 after one resampling, to 0.33 after two). Affine-then-elastic is the cheap
+pixels; README.md gives the measured loss of sharpness). Affine-then-elastic is the cheap
 composition: the field is read at grid points, where elastic-then-affine
 would first have to interpolate it at ``A^-1(p)``, about doubling the
 sampling work. Both draw the same kind of digit: the fields are isotropic and
@@ -39,7 +38,7 @@ Simard's strength on 28x28 and draws identical x and y fields on the
 TensorFlow backend (``tests/test_augment.py`` checks each of these against the
 pinned Keras). ``keras.ops.image.map_coordinates``, batched with an integer
 image coordinate, gives the same pixels but reads eight neighbours instead of
-four and costs about 50% more CPU time per image under XLA.
+four.
 
 Randomness: every image's parameters are a function of ``(seed, image
 index)`` only. The affine parameters of all images are drawn up front from
@@ -54,6 +53,10 @@ Conventions: images are ``uint8 (n, H, W)``, 0 = background, 255 = ink; x
 runs right, y runs down; positive rotation is counter-clockwise on screen,
 positive shear leans the top of the digit to the right, ``scale > 1`` makes
 the digit bigger, positive shifts move it right / down.
+
+The ``augmented`` bank built from these transforms (which training digit each
+row augments, provenance, the mosaic) is stage logic:
+:mod:`digitgen.pipeline.augment`.
 """
 
 from __future__ import annotations
@@ -61,7 +64,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import functools
-import json
 import logging
 import os
 import time
@@ -71,13 +73,11 @@ from typing import Any
 
 import keras
 import numpy as np
-import scipy
 from keras import ops
 from scipy import ndimage
 
-from digitgen.bank import DigitBank
 from digitgen.params.augment import AugmentParams
-from digitgen.pictures import mosaic
+from digitgen.rules import Int
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +88,8 @@ _Tensor = Any
 DEFAULT_BATCH_SIZE = 1024
 #: Per-image transform parameters a bank stores (float32 (N,) each), in the units of the names.
 TRANSFORM_KEYS = ("rotation_deg", "shift_x_px", "shift_y_px", "shear_deg", "scale", "elastic_rms_px")
-# Independent random streams derived from the one seed.
-_STREAM_SOURCES, _STREAM_AFFINE, _STREAM_ELASTIC = 0, 1, 2
+#: Independent random streams derived from the one seed: bank sources, affine draws, elastic fields.
+STREAM_SOURCES, STREAM_AFFINE, STREAM_ELASTIC = 0, 1, 2
 # Images per call of the compiled sampler: every call has this shape (the last chunk of a batch is
 # padded), so it is compiled once and every image goes through the same machine code.
 _CHUNK = 1024
@@ -176,7 +176,7 @@ def draw_affine(count: int, params: AugmentParams, height: int = 28, width: int 
     draws, and the draws of ``count`` images are a prefix of those of more.
     Disabled transforms get the identity value.
     """
-    unit = np.random.default_rng([params.seed, _STREAM_AFFINE]).uniform(-1.0, 1.0, size=(count, 5))
+    unit = np.random.default_rng([params.seed, STREAM_AFFINE]).uniform(-1.0, 1.0, size=(count, 5))
     enabled = set(params.transforms)
 
     def spread(column: int, name: str, magnitude: float) -> np.ndarray:
@@ -198,7 +198,7 @@ def gaussian_smoothing_matrix(size: int, sigma: float) -> np.ndarray:
     """float32 (size, size) ``G`` with ``G @ v == scipy.ndimage.gaussian_filter1d(v, sigma, mode="reflect")``.
 
     Smoothing a batch of fields is then two small matrix products per field
-    (``G_rows @ field @ G_cols.T``), several times faster than filtering.
+    (``G_rows @ field @ G_cols.T``) instead of a filter pass.
     """
     return ndimage.gaussian_filter1d(np.eye(size), sigma, axis=0, mode="reflect").astype(np.float32)
 
@@ -223,16 +223,16 @@ def elastic_displacements(seed: int, first: int, count: int, height: int, width:
     """
     if first < 0 or count < 0:
         raise ValueError(f"first == {first}, count == {count}: both must be >= 0.")
-    bit_generator = np.random.PCG64DXSM(np.random.SeedSequence([seed, _STREAM_ELASTIC]))
+    bit_generator = np.random.PCG64DXSM(np.random.SeedSequence([seed, STREAM_ELASTIC]))
     bit_generator.advance(first * height * width)
-    bits = bit_generator.random_raw(count * height * width).view(np.uint32)  # 30% faster than Generator.random
+    bits = bit_generator.random_raw(count * height * width).view(np.uint32)  # raw bits: cheaper than Generator.random
     bits >>= np.uint32(9)
     bits |= np.uint32(0x3F800000)  # exponent of 1.0: a float32 in [1, 2)
     fields = bits.view(np.float32).reshape(count, 2, height, width)
     fields *= np.float32(2)
     fields -= np.float32(3)
     smooth_rows = gaussian_smoothing_matrix(height, sigma) * np.float32(alpha)
-    smooth_cols_t = np.ascontiguousarray(gaussian_smoothing_matrix(width, sigma).T)  # a transposed view is 1.5x slower
+    smooth_cols_t = np.ascontiguousarray(gaussian_smoothing_matrix(width, sigma).T)  # contiguous: a transposed view is slower
     return smooth_rows @ fields @ smooth_cols_t
 
 
@@ -283,8 +283,8 @@ def _bilinear_sample(images: _Tensor, inverse: _Tensor, displacements: _Tensor |
 def _compiled_sampler() -> Callable[..., _Tensor]:
     """:func:`_bilinear_sample`, XLA-compiled on the TensorFlow backend (one fused kernel per chunk shape).
 
-    Eager, the same ops dispatch about 40 kernels over the whole chunk and
-    run roughly 15x slower; other backends run them eagerly.
+    Eager, the same ops dispatch one kernel each over the whole chunk (much
+    slower); other backends run them eagerly.
     """
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
@@ -371,10 +371,8 @@ def augment_digits(
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim != 3:
         raise ValueError(f"images must be uint8 (N, H, W), got {images.dtype} {images.shape}.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size == {batch_size}, must be >= 1.")
-    if threads < 0:
-        raise ValueError(f"threads == {threads}, must be >= 0 (0 = one per core).")
+    Int(1).check(batch_size, "batch_size")
+    Int(0, allowed="must be an integer >= 0 (0 = one per core)").check(threads, "threads")
     if source_index is None:
         source_index = np.arange(len(images))
     source_index = np.asarray(source_index)
@@ -414,118 +412,3 @@ def augment_digits(
         "elastic_rms_px": elastic_rms,
     }
     return out, transforms
-
-
-# --------------------------------------------------------------------------- the bank
-
-
-def bank_sources(train_count: int, params: AugmentParams) -> np.ndarray:
-    """Which training digit each bank row augments.
-
-    ``copies`` uses every training digit exactly that many times; ``count``
-    cycles through the training digits in one seeded random order, so any
-    ``count`` spreads evenly. The order is the same for every size, so a
-    smaller bank is a prefix of a larger one with the same seed.
-
-    Returns
-    -------
-    int32 (count,) rows of the training split.
-    """
-    if train_count < 1:
-        raise ValueError(f"train_count == {train_count}, the training split holds no digit to augment.")
-    count = params.count if params.count is not None else params.copies * train_count
-    order = np.random.default_rng([params.seed, _STREAM_SOURCES]).permutation(train_count)
-    return order[np.arange(count) % train_count].astype(np.int32)
-
-
-def build_augmented_bank(
-    train_images: np.ndarray,
-    train_labels: np.ndarray,
-    params: AugmentParams,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-) -> dict[str, np.ndarray]:
-    """The ``augmented`` digit bank: augmented MNIST *training* digits with provenance.
-
-    Parameters
-    ----------
-    train_images : uint8 (N, 28, 28), the training split.
-    train_labels : integer (N,), digits 0-9.
-    params : the ``augment`` parameters.
-    batch_size : see :func:`augment_digits`.
-
-    Returns
-    -------
-    dict of arrays for ``data/banks/augmented.npz``: ``images`` uint8 (n, 28, 28),
-    ``labels`` int16 (n,), ``source_index`` int32 (n,) (row of the training
-    split each image came from), the float32 (n,) arrays of
-    :data:`TRANSFORM_KEYS`, and ``provenance``: a JSON string with the
-    parameters and library versions.
-    """
-    train_labels = np.asarray(train_labels)
-    if train_labels.shape != (len(train_images),):
-        raise ValueError(f"train_labels must have shape ({len(train_images)},), got {train_labels.shape}.")
-    source_index = bank_sources(len(train_images), params)
-    images, transforms = augment_digits(train_images, params, source_index=source_index, batch_size=batch_size)
-    bank = DigitBank("augmented", images, train_labels[source_index].astype(np.int16))  # checks the bank contract
-    provenance = {
-        "source": "augmented MNIST training digits",
-        "params": dataclasses.asdict(params),
-        "order": (
-            "one affine map A (zoom, rotation, shear about the centre, shift), then elastic distortion d, composed: "
-            "output pixel p is the original sampled once at A^-1(p + d(p)), bilinear, background 0"
-        ),
-        "versions": {"keras": keras.__version__, "keras_backend": keras.backend.backend(), "numpy": np.__version__, "scipy": scipy.__version__},
-    }
-    return {
-        "images": bank.images,
-        "labels": bank.labels,
-        "source_index": source_index,
-        **transforms,
-        "provenance": np.array(json.dumps(provenance, sort_keys=True)),
-    }
-
-
-def augment_mosaic(
-    train_images: np.ndarray,
-    bank: dict[str, np.ndarray],
-    *,
-    per_digit: int = 4,
-    augmentations: int = 3,
-) -> np.ndarray:
-    """A picture of originals beside their augmentations.
-
-    One row per digit 0-9, ``per_digit`` tiles per row; a tile is a training
-    digit followed by up to ``augmentations`` of its augmented copies in the
-    bank (fewer when the bank holds fewer; the rest stays background).
-
-    Parameters
-    ----------
-    train_images : uint8 (N, 28, 28), the training split the bank was built from.
-    bank : arrays of :func:`build_augmented_bank` (``images``, ``labels``, ``source_index``).
-
-    Returns
-    -------
-    uint8 (H, W) image.
-    """
-    images, labels, source_index = bank["images"], bank["labels"], bank["source_index"]
-    if not len(images):
-        raise ValueError("the bank holds no image to show.")
-    chosen: list[list[tuple[int, np.ndarray]]] = []  # per digit: (training row, its bank rows)
-    for digit in range(10):
-        rows = np.flatnonzero(labels == digit)
-        sources, first = np.unique(source_index[rows], return_index=True)
-        chosen.append([(int(source), rows[source_index[rows] == source][:augmentations]) for source in sources[np.argsort(first)][:per_digit]])
-    shown = max(len(copies) for tiles in chosen for _, copies in tiles)
-    height, width = train_images.shape[1:]
-    blank = np.zeros((1 + shown, height, width), dtype=np.uint8)
-    tiles = []
-    for digit_tiles in chosen:
-        for slot in range(per_digit):
-            strip = blank.copy()
-            if slot < len(digit_tiles):
-                source, copies = digit_tiles[slot]
-                strip[0] = train_images[source]
-                strip[1 : 1 + len(copies)] = images[copies]
-            tiles.append(mosaic(strip, 1 + shown, gap=1))
-    return mosaic(np.stack(tiles), per_digit, gap=6)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +24,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from digitgen.arrays import check_digits, check_labels
 from digitgen.constants import DIGIT_SIZE
 from digitgen.io import atomic_path
 from digitgen.keras_io import load_keras, save_keras
+from digitgen.keras_train import train_model
 from digitgen.params.train_classifier import TrainClassifierParams
 
 logger = logging.getLogger(__name__)
@@ -36,23 +37,6 @@ logger = logging.getLogger(__name__)
 FEATURES_LAYER = "features"
 #: Batch size of inference (memory ~ batch x 28 x 28 x filters[0] x 4 bytes).
 PREDICT_BATCH = 1000
-
-
-def check_digits(images: np.ndarray, name: str = "images") -> np.ndarray:
-    """Return ``images`` if it is uint8 (N, 28, 28), else raise a ValueError naming it."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (DIGIT_SIZE, DIGIT_SIZE):
-        raise ValueError(f"{name} must be uint8 (N, 28, 28), got {images.dtype} {images.shape}.")
-    return images
-
-
-def _check_labels(labels: np.ndarray, count: int, name: str = "labels") -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name} must be integers of shape ({count},), got {labels.dtype} {labels.shape}.")
-    if count and (labels.min() < 0 or labels.max() > 9):
-        raise ValueError(f"{name} must be digits 0-9, found {labels.min()}..{labels.max()}.")
-    return labels.astype(np.int64)
 
 
 def build_model(params: TrainClassifierParams):
@@ -179,83 +163,51 @@ class TrainingResult:
 
 
 def train_classifier(images: np.ndarray, labels: np.ndarray, params: TrainClassifierParams) -> TrainingResult:
-    """Train the CNN of ``params`` on MNIST training digits, deterministically.
+    """Train the CNN of ``params`` on MNIST training digits, deterministically (:func:`digitgen.keras_train.train_model`).
 
-    ``params.validation_fraction`` of the digits (a seeded random subset) is
-    held out for the validation curve; the rest is fed through ``tf.data``
-    (shuffle, batch, prefetch). Adam with a cosine-decaying learning rate.
-    Seeds Keras, NumPy and Python and turns on TensorFlow's op determinism for
-    the whole process (``tf.config.experimental.enable_op_determinism``).
+    ``params.validation_fraction`` of the digits (a seeded random subset, in
+    the permutation's order) is held out for the validation curve; the rest is
+    fed through ``tf.data`` (seeded shuffle, batch, cast to float32, prefetch).
+    Adam with a cosine-decaying learning rate, sparse categorical
+    cross-entropy. Seeds Keras, NumPy and Python and turns on TensorFlow's op
+    determinism for the whole process.
 
     Parameters
     ----------
     images : uint8 (N, 28, 28) training digits.
     labels : int (N,) digits 0-9.
-    params : the ``train_classifier`` section of params.yaml.
+    params : the ``train_classifier`` section of params.yaml (or a judge's, see :mod:`digitgen.generators.judges`).
 
     Returns
     -------
     TrainingResult
     """
     images = check_digits(images, "training images")
-    labels = _check_labels(labels, len(images), "training labels")
-    n_validation = int(round(params.validation_fraction * len(images)))
-    if len(images) - n_validation < 1:
-        raise ValueError(
-            f"{len(images)} training digits leave none to train on after holding out "
-            f"train_classifier.validation_fraction == {params.validation_fraction}."
-        )
-
-    keras.utils.set_random_seed(params.seed)
-    tf.config.experimental.enable_op_determinism()
-    order = np.random.default_rng(params.seed).permutation(len(images))
-    held, kept = order[:n_validation], order[n_validation:]
-
-    def batches(rows: np.ndarray, shuffle: bool):
-        data = tf.data.Dataset.from_tensor_slices((images[rows], labels[rows]))
-        if shuffle:
-            data = data.shuffle(len(rows), seed=params.seed, reshuffle_each_iteration=True)
-        data = data.batch(params.batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
-        return data.prefetch(tf.data.AUTOTUNE)
-
-    model = build_model(params)
-    steps = -(-len(kept) // params.batch_size) * params.epochs
-    schedule = keras.optimizers.schedules.CosineDecay(params.learning_rate, decay_steps=steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    timer = _EpochLog(params.epochs)
-    history = model.fit(
-        batches(kept, shuffle=True),
+    labels = check_labels(labels, len(images), "training labels").astype(np.int64)
+    fit = train_model(
+        lambda: build_model(params),
+        (images, labels),
+        _pixels_as_float,
+        seed=params.seed,
         epochs=params.epochs,
-        shuffle=False,  # tf.data shuffles, with the seed
-        validation_data=batches(held, shuffle=False) if n_validation else None,
-        verbose=0,
-        callbacks=[timer],
-    ).history
-
+        batch_size=params.batch_size,
+        learning_rate=params.learning_rate,
+        validation_fraction=params.validation_fraction,
+        compile_args={"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
+        what="training digits",
+        fraction_key="train_classifier.validation_fraction",
+    )
     inference = build_model(params)  # the same architecture without optimizer state
-    inference.set_weights(model.get_weights())
+    inference.set_weights(fit.model.get_weights())
     return TrainingResult(
         classifier=DigitClassifier(inference),
-        history={name: [float(v) for v in values] for name, values in history.items()},
-        seconds_per_epoch=timer.seconds,
-        train_count=len(kept),
-        validation_count=n_validation,
+        history=fit.history,
+        seconds_per_epoch=fit.seconds_per_epoch,
+        train_count=fit.train_count,
+        validation_count=fit.validation_count,
     )
 
 
-class _EpochLog(keras.callbacks.Callback):
-    """Log each epoch's metrics and wall time."""
-
-    def __init__(self, epochs: int) -> None:
-        super().__init__()
-        self.epochs = epochs
-        self.seconds: list[float] = []
-        self._start = 0.0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-        shown = " ".join(f"{name} {value:.4f}" for name, value in sorted((logs or {}).items()))
-        logger.info("epoch %d/%d: %s (%.1f s)", epoch + 1, self.epochs, shown, self.seconds[-1])
+def _pixels_as_float(pixels: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A batch of uint8 pixels as float32 (the model rescales them itself), labels unchanged."""
+    return tf.cast(pixels, tf.float32), labels

@@ -25,8 +25,17 @@ from __future__ import annotations
 import numpy as np
 from skimage import measure, morphology, restoration
 
-#: Cleaning levels, from none to most.
-CLEANING_LEVELS = ("none", "light", "medium", "aggressive")
+from digitgen.params.fit_kde import KDE_RULES
+from digitgen.rules import Int, Real, check_values
+
+#: Rules of the arguments of :func:`clean_digits` (``level`` is checked as ``cleaning``, the rule of params.yaml).
+CLEANING_RULES = {
+    "cleaning": KDE_RULES["cleaning"],
+    "threshold": Real(0, 1, high_open=True),
+    "min_size": Int(1),
+    "sigma_color": Real(0, low_open=True),
+    "sigma_spatial": Real(0, low_open=True),
+}
 
 
 def clean_digits(
@@ -44,7 +53,7 @@ def clean_digits(
     ----------
     images : (n, H, W) array, uint8 (0-255) or float (0 = background,
         1 = ink; values outside [0, 1] are clipped). Not modified.
-    level : one of :data:`CLEANING_LEVELS`.
+    level : one of :data:`digitgen.constants.CLEANING_LEVELS`.
     threshold : fraction of each image's own maximum below which a pixel
         becomes background (``light`` and up); in [0, 1).
     min_size : ink components with fewer pixels are removed (``medium`` and
@@ -58,16 +67,10 @@ def clean_digits(
     -------
     uint8 (n, H, W), 0 = background, 255 = ink.
     """
-    if level not in CLEANING_LEVELS:
-        raise ValueError(f"cleaning == {level!r}, must be one of {list(CLEANING_LEVELS)}.")
-    if not 0 <= threshold < 1:
-        raise ValueError(f"threshold == {threshold!r}, must be in [0, 1).")
-    if not min_size >= 1:
-        raise ValueError(f"min_size == {min_size!r}, must be >= 1.")
-    if not sigma_color > 0:
-        raise ValueError(f"sigma_color == {sigma_color!r}, must be > 0.")
-    if not sigma_spatial > 0:
-        raise ValueError(f"sigma_spatial == {sigma_spatial!r}, must be > 0.")
+    check_values(
+        {"cleaning": level, "threshold": threshold, "min_size": min_size, "sigma_color": sigma_color, "sigma_spatial": sigma_spatial},
+        CLEANING_RULES,
+    )
     pixels = _as_unit_float(images)
     if level == "none":
         return _to_uint8(pixels)

@@ -29,6 +29,10 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.neighbors import NearestNeighbors
 
+from digitgen.arrays import check_labels
+from digitgen.errors import InputError
+from digitgen.rules import Int
+
 logger = logging.getLogger(__name__)
 
 #: Colour of each digit 0-9 in scatter plots (the "tab10" palette).
@@ -38,18 +42,19 @@ PALETTE = (
 )
 
 
+#: Rule of DBSCAN's ``min_samples`` (the point itself included).
+MIN_SAMPLES = Int(2)
+
+
 def _check_codes(codes: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    codes, labels = np.asarray(codes), np.asarray(labels)
+    codes = np.asarray(codes)
     if codes.ndim != 2 or not np.issubdtype(codes.dtype, np.floating) or not np.all(np.isfinite(codes)):
-        raise ValueError(f"codes must be finite floats (N, d), got {codes.dtype} {codes.shape}.")
-    if labels.shape != (len(codes),) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers of shape ({len(codes)},), got {labels.dtype} {labels.shape}.")
-    return codes.astype(np.float32), labels.astype(np.int64)
+        raise InputError(f"codes must be finite floats (N, d), got {codes.dtype} {codes.shape}.")
+    return codes.astype(np.float32), check_labels(labels, len(codes)).astype(np.int64)
 
 
 def _check_min_samples(min_samples: int) -> None:
-    if not isinstance(min_samples, int | np.integer) or isinstance(min_samples, bool) or min_samples < 2:
-        raise ValueError(f"min_samples == {min_samples!r}, must be an integer >= 2.")
+    MIN_SAMPLES.check(min_samples, "min_samples")
 
 
 def kdistance_knee(codes: np.ndarray, min_samples: int) -> tuple[float, np.ndarray]:

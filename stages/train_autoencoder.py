@@ -19,88 +19,28 @@ The judges are trained on the training split only; the test split is read only t
 
 from __future__ import annotations
 
-import argparse
-import logging
-import time
-from pathlib import Path
+from digitgen import entry
 
-import numpy as np
-
-from digitgen.data.mnist import load_mnist_npz
-from digitgen.generators.ambiguous import (
-    bank_summary,
-    generator_from_params,
-    make_bank,
-    preview_pairs,
-)
-from digitgen.generators.cvae import losses_csv
-from digitgen.generators.judges import judge_seed
-from digitgen.io import atomic_path, sha256_file, write_json, write_npz
-from digitgen.params.core import load_section
-from digitgen.params.train_autoencoder import TrainAutoencoderParams
-from digitgen.pictures import save_png, series_strip
-
-logger = logging.getLogger("train_autoencoder")
+parser = entry.stage_parser(__doc__)
+parser.add_argument("--mnist", required=True, help="decoded MNIST arrays (mnist.npz)")
+parser.add_argument("--model", required=True, help="output model folder")
+parser.add_argument("--losses", required=True, help="output CSV of the per-epoch losses")
+parser.add_argument("--bank", required=True, help="output digit bank (ambiguous.npz)")
+parser.add_argument("--metrics", required=True, help="output metrics JSON")
+parser.add_argument("--strip", required=True, help="output PNG of interpolation series")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("--mnist", required=True, help="decoded MNIST arrays (mnist.npz)")
-    parser.add_argument("--model", required=True, help="output model folder")
-    parser.add_argument("--losses", required=True, help="output CSV of the per-epoch losses")
-    parser.add_argument("--bank", required=True, help="output digit bank (ambiguous.npz)")
-    parser.add_argument("--metrics", required=True, help="output metrics JSON")
-    parser.add_argument("--strip", required=True, help="output PNG of interpolation series")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def main(args) -> None:
+    from digitgen.params.core import load_section
+    from digitgen.params.train_autoencoder import TrainAutoencoderParams
 
-    params = load_section(args.params, "train_autoencoder", TrainAutoencoderParams)
-    arrays = load_mnist_npz(args.mnist)
-    images, labels = arrays["x_train"], arrays["y_train"]
+    params = load_section(args.params, "train_autoencoder", TrainAutoencoderParams)  # checked first: before any data or TensorFlow is loaded
+    from digitgen.pipeline import train_autoencoder
 
-    started = time.perf_counter()
-    model = generator_from_params(params).fit(images, labels)
-    seconds = model.seconds_per_epoch_
-    logger.info(
-        "trained in %.1f s: %d epochs, %.1f s/epoch (median %.1f)",
-        time.perf_counter() - started, len(seconds), sum(seconds) / len(seconds), float(np.median(seconds)),
-    )
-    start = time.perf_counter()
-    bank = make_bank(model, params.count, np.random.default_rng([params.seed, 1]))
-    series = model.series(preview_pairs(model, params.previews), np.random.default_rng([params.seed, 2]), ends=True)
-    kept = model.keep(series).images
-    logger.info("drew the bank of %d digits and the preview in %.1f s", len(bank["labels"]), time.perf_counter() - start)
-
-    model.save(args.model)
-    summary = bank_summary(bank)
-    bank["model_sha256"] = np.array(sha256_file(Path(args.model) / "decoder.keras"))
-    write_npz(args.bank, bank)
-    save_png(args.strip, series_strip(series.images, series.chosen, kept))
-    with atomic_path(args.losses) as tmp:
-        tmp.write_text(losses_csv(model.history_), encoding="utf-8")
-    history = model.history_
-    write_json(
-        args.metrics,
-        {
-            "final": {name: values[-1] for name, values in history.items()},
-            "epochs": len(history["total"]),
-            "train_count": model.train_count_,
-            "validation_count": model.validation_count_,
-            "partners": {str(a): int(b) for a, b in enumerate(model.partners_.tolist())},
-            "judges": [
-                {
-                    **{key: list(value) if key == "filters" else value for key, value in spec.items()},
-                    "seed": judge_seed(params.seed, k),
-                    "test_accuracy": float(np.mean(judge.predict_proba(arrays["x_test"]).argmax(axis=1) == arrays["y_test"])),
-                }
-                for k, (spec, judge) in enumerate(zip(model.judges, model.judges_))
-            ],
-            "bank": summary,
-            "training_data": {"file": Path(args.mnist).name, "sha256": sha256_file(args.mnist), "split": "train", "images": len(labels)},
-        },
+    train_autoencoder.run(
+        params, mnist=args.mnist, model=args.model, losses=args.losses, bank=args.bank, metrics=args.metrics, strip=args.strip
     )
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(entry.run_stage("train_autoencoder", parser, main))

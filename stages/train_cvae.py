@@ -16,70 +16,28 @@ Params:  train_cvae (every key: seed, latent_size, filters, hidden, beta, epochs
 
 from __future__ import annotations
 
-import argparse
-import logging
-import time
-from pathlib import Path
+from digitgen import entry
 
-import numpy as np
-
-from digitgen.data.mnist import load_mnist_npz
-from digitgen.generators.cvae import generator_from_params, losses_csv, make_bank
-from digitgen.io import atomic_path, sha256_file, write_json, write_npz
-from digitgen.params.core import load_section
-from digitgen.params.train_cvae import TrainCvaeParams
-from digitgen.pictures import mosaic, save_png
-
-logger = logging.getLogger("train_cvae")
+parser = entry.stage_parser(__doc__)
+parser.add_argument("--mnist", required=True, help="decoded MNIST arrays (mnist.npz)")
+parser.add_argument("--model", required=True, help="output model folder")
+parser.add_argument("--losses", required=True, help="output CSV of the per-epoch losses")
+parser.add_argument("--bank", required=True, help="output digit bank (cvae.npz)")
+parser.add_argument("--metrics", required=True, help="output metrics JSON")
+parser.add_argument("--mosaic", required=True, help="output PNG mosaic of the bank")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    parser.add_argument("--mnist", required=True, help="decoded MNIST arrays (mnist.npz)")
-    parser.add_argument("--model", required=True, help="output model folder")
-    parser.add_argument("--losses", required=True, help="output CSV of the per-epoch losses")
-    parser.add_argument("--bank", required=True, help="output digit bank (cvae.npz)")
-    parser.add_argument("--metrics", required=True, help="output metrics JSON")
-    parser.add_argument("--mosaic", required=True, help="output PNG mosaic of the bank")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+def main(args) -> None:
+    from digitgen.params.core import load_section
+    from digitgen.params.train_cvae import TrainCvaeParams
 
-    params = load_section(args.params, "train_cvae", TrainCvaeParams)
-    arrays = load_mnist_npz(args.mnist)
-    images, labels = arrays["x_train"], arrays["y_train"]
+    params = load_section(args.params, "train_cvae", TrainCvaeParams)  # checked first: before any data or TensorFlow is loaded
+    from digitgen.pipeline import train_cvae
 
-    started = time.perf_counter()
-    model = generator_from_params(params).fit(images, labels)
-    seconds = model.seconds_per_epoch_
-    logger.info(
-        "trained in %.1f s: %d epochs, %.1f s/epoch (median %.1f)",
-        time.perf_counter() - started, len(seconds), sum(seconds) / len(seconds), float(np.median(seconds)),
-    )
-    start = time.perf_counter()
-    bank = make_bank(model, params.bank_per_digit, np.random.default_rng([params.seed, 1]))
-    logger.info("drew the bank of %d digits in %.1f s", len(bank["labels"]), time.perf_counter() - start)
-
-    model.save(args.model)
-    bank["model_sha256"] = np.array(sha256_file(Path(args.model) / "decoder.keras"))
-    write_npz(args.bank, bank)
-    rows = bank["images"].reshape(10, params.bank_per_digit, 28, 28)[:, : params.mosaic_columns]
-    save_png(args.mosaic, mosaic(rows.reshape(-1, 28, 28), params.mosaic_columns))
-    with atomic_path(args.losses) as tmp:
-        tmp.write_text(losses_csv(model.history_), encoding="utf-8")
-    history = model.history_
-    write_json(
-        args.metrics,
-        {
-            "final": {name: values[-1] for name, values in history.items()},
-            "epochs": len(history["total"]),
-            "train_count": model.train_count_,
-            "validation_count": model.validation_count_,
-            "bank_size": len(bank["labels"]),
-            "training_data": {"file": Path(args.mnist).name, "sha256": sha256_file(args.mnist), "split": "train", "images": len(labels)},
-        },
+    train_cvae.run(
+        params, mnist=args.mnist, model=args.model, losses=args.losses, bank=args.bank, metrics=args.metrics, mosaic=args.mosaic
     )
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(entry.run_stage("train_cvae", parser, main))

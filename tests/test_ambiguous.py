@@ -13,20 +13,15 @@ import yaml
 from scipy.stats import multivariate_normal
 
 from digitgen.bank import load_bank
-from digitgen.errors import ParamsError
-from digitgen.generators import DigitGenerator
-from digitgen.generators.ambiguous import (
-    AmbiguousDigitGenerator,
-    bank_summary,
-    check_pair,
-    make_bank,
-    preview_pairs,
-)
+from digitgen.errors import CorruptFileError, InputError, ParamsError
+from digitgen.generators.ambiguous import AmbiguousDigitGenerator
 from digitgen.generators.judges import judge_seed, pair_log_proba, refine_codes
 from digitgen.params.all import parse_params
+from digitgen.params.train_autoencoder import PAIR, JudgeParams
 from digitgen.pictures import series_strip
+from digitgen.pipeline.train_autoencoder import bank_summary, make_bank, preview_pairs
 
-TINY_JUDGES = ({"filters": (4,), "dense": 8, "epochs": 2}, {"filters": (4, 8), "dense": 8, "epochs": 2})
+TINY_JUDGES = (JudgeParams((4,), 8, 2), JudgeParams((4, 8), 8, 2))
 TINY = {
     "latent_size": 4, "filters": (4, 8), "hidden": 16, "epochs": 2, "batch_size": 32, "validation_fraction": 0.1,
     "judges": TINY_JUDGES, "refine_steps": 5, "refine_rate": 0.1,
@@ -48,10 +43,6 @@ def refit(fitted: AmbiguousDigitGenerator, **params) -> AmbiguousDigitGenerator:
         setattr(model, name, getattr(fitted, name))
     model.judges_ = model.judges_[: len(model.judges)]
     return model
-
-
-def test_follows_the_generator_protocol(fitted):
-    assert isinstance(fitted, DigitGenerator)
 
 
 def test_generate_contract_and_provenance(fitted, mnist_arrays):
@@ -201,38 +192,51 @@ def test_configured_pairs_and_digit(mnist_arrays, fitted):
         configured.sample(1, 2, 0, pair=(4, 9))
 
 
-@pytest.mark.parametrize("pair", [(4, 12), (3, 3), (4,), (4.0, 9), "49"])
-def test_bad_pairs_are_rejected(fitted, pair):
-    with pytest.raises(ValueError, match=r"pair == .*: a pair must be two different digits, each in 0\.\.9"):
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ((4, 12), r"^pair\[1\] == 12, must be an integer in 0\.\.9\.$"),
+        ((3, 3), r"^pair == \(3, 3\), must be two different digits, each in 0\.\.9\.$"),
+        ((4,), r"^pair == \(4,\), must be two different digits, each in 0\.\.9\.$"),
+        ((4.0, 9), r"^pair\[0\] == 4\.0, must be an integer in 0\.\.9\.$"),
+        ("49", r"^pair == '49', must be two different digits, each in 0\.\.9\.$"),
+    ],
+)
+def test_bad_pairs_are_rejected(fitted, pair, message):
+    with pytest.raises(InputError, match=message):
         fitted.sample(2, pair=pair, rng=0)
 
 
 def test_unknown_pair_digit_in_params_is_rejected_before_training(mnist_arrays):
     model = AmbiguousDigitGenerator(**TINY, pairs=((4, 9), (4, 10)))
-    with pytest.raises(ValueError, match=r"pairs == \[4, 10\]: a pair must be two different digits"):
+    with pytest.raises(InputError, match=r"^pairs\[1\]\[1\] == 10, must be an integer in 0\.\.9\.$"):
         model.fit(mnist_arrays["x_train"], mnist_arrays["y_train"])
     assert not hasattr(model, "decoder_")
-    with pytest.raises(ParamsError, match=r"params: train_autoencoder\.pairs\[1\] == \[4, 10\], must be two different digits"):
+    with pytest.raises(ParamsError, match=r"^params: train_autoencoder\.pairs\[1\]\[1\] == 10, must be an integer in 0\.\.9\.$"):
         parse_params({"train_autoencoder": {"pairs": [[4, 9], [4, 10]]}})
-    with pytest.raises(ParamsError, match=r"params: train_autoencoder\.latent_size == 0, must be >= 1"):
+    with pytest.raises(ParamsError, match=r"^params: train_autoencoder\.pairs\[0\] == \[4, 4\], must be two different digits, each in 0\.\.9\.$"):
+        parse_params({"train_autoencoder": {"pairs": [[4, 4]]}})
+    with pytest.raises(ParamsError, match=r"^params: train_autoencoder\.latent_size == 0, must be an integer in 1\.\.512\.$"):
         parse_params({"train_autoencoder": {"latent_size": 0}})
-    with pytest.raises(ParamsError, match=r"train_autoencoder\.weights == \[0\.5, 1\.0\]"):
+    with pytest.raises(ParamsError, match=r"^params: train_autoencoder\.weights\[1\] == 1\.0, must be a number in \(0, 1\)\.$"):
         parse_params({"train_autoencoder": {"weights": [0.5, 1.0]}})
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"latent_size": 0}, "latent_size == 0"),
-        ({"weights": (0.5, 0.5)}, "must not repeat"),
-        ({"judges": ({"filters": (4,), "dense": 0, "epochs": 1},)}, r"judges\[0\]\.dense == 0, must be an integer >= 1"),
-        ({"judges": ({"filters": (), "dense": 8, "epochs": 1},)}, r"judges\[0\]\.filters == \(\), must list 1 to 4 convolution widths"),
-        ({"judges": ({"filters": (4,), "dense": 8},)}, r"judges\[0\] == .*must be a mapping with exactly the keys \['filters', 'dense', 'epochs'\]"),
-        ({"judges": "small"}, r"judges == 'small', must be a list of judges"),
-        ({"refine_steps": -1}, r"refine_steps == -1, must be an integer >= 0"),
-        ({"refine_rate": 0.0}, r"refine_rate == 0\.0, must be a number in \(0, 1\]"),
-        ({"refine_anchor": -0.5}, r"refine_anchor == -0\.5, must be a number in \[0, inf\)"),
-        ({"judges": (), "refine_steps": 3}, r"refine_steps == 3 needs judges to refine against"),
+        ({"latent_size": 0}, r"^latent_size == 0, must be an integer in 1\.\.512\.$"),
+        ({"weights": (0.5, 0.5)}, r"^weights == \(0\.5, 0\.5\), must list at least one interpolation weight, each in \(0, 1\), no repeats\.$"),
+        ({"judges": ({"filters": (4,), "dense": 0, "epochs": 1},)},
+         r"^judges\[0\]\.dense == 0, must be an integer in 1\.\.4096 \(the width of the penultimate layer\)\.$"),
+        ({"judges": ({"filters": (), "dense": 8, "epochs": 1},)}, r"^judges\[0\]\.filters == \(\), must list 1 to 4 convolution widths"),
+        ({"judges": ({"filters": (4,), "layers": 8},)},
+         r"^unknown key judges\[0\]\.layers; valid keys of judges\[0\] are \['dense', 'epochs', 'filters'\]\.$"),
+        ({"judges": "small"}, r"^judges == 'small', must be a list of 0 to 16 items, each a mapping\.$"),
+        ({"refine_steps": -1}, r"^refine_steps == -1, must be an integer in 0\.\.10000 \(0: no refinement\)\.$"),
+        ({"refine_rate": 0.0}, r"^refine_rate == 0\.0, must be a number in \(0, 1\]\.$"),
+        ({"refine_anchor": -0.5}, r"^refine_anchor == -0\.5, must be a number in \[0, 1e\+06\]\.$"),
+        ({"judges": (), "refine_steps": 3}, r"^refine_steps == 3, must be 0 when judges is empty \(nothing to refine against\)\.$"),
     ],
 )
 def test_bad_params_are_rejected(mnist_arrays, params, message):
@@ -243,7 +247,7 @@ def test_bad_params_are_rejected(mnist_arrays, params, message):
 
 
 def test_bad_judge_params_in_params_yaml_are_rejected():
-    with pytest.raises(ParamsError, match=r"params: train_autoencoder\.judges\[1\]\.dense == 0, must be >= 1"):
+    with pytest.raises(ParamsError, match=r"params: train_autoencoder\.judges\[1\]\.dense == 0, must be an integer in 1\.\.4096 "):
         parse_params({"train_autoencoder": {"judges": [{"filters": [4], "dense": 8, "epochs": 1}, {"filters": [4], "dense": 0, "epochs": 1}]}})
     with pytest.raises(ParamsError, match=r"unknown key train_autoencoder\.judges\[0\]\.layers; valid keys of .* are \['dense', 'epochs', 'filters'\]"):
         parse_params({"train_autoencoder": {"judges": [{"layers": 3}]}})
@@ -269,8 +273,15 @@ def test_save_load_round_trip_gives_identical_samples(fitted, tmp_path):
         np.testing.assert_array_equal(getattr(first, field), getattr(second, field))
     # a judge's file is checked like the others
     (tmp_path / "b" / "judge_1.keras").write_bytes((tmp_path / "b" / "judge_0.keras").read_bytes())
-    with pytest.raises(ValueError, match=r"judge_1\.keras: SHA-256 .* differs from the .* recorded in model\.json"):
+    with pytest.raises(CorruptFileError, match=r"judge_1\.keras' is corrupt or truncated \(SHA-256 [0-9a-f]{64} differs from the [0-9a-f]{64} "
+                       r"recorded in model\.json\); run `dvc repro train_autoencoder` to rebuild it\.$"):
         AmbiguousDigitGenerator.load(tmp_path / "b")
+    # a description that drops a judge's digest is refused, not loaded with one judge fewer
+    description = json.loads((tmp_path / "a" / "model.json").read_text())
+    del description["sha256"]["judge_1.keras"]
+    (tmp_path / "a" / "model.json").write_text(json.dumps(description))
+    with pytest.raises(CorruptFileError, match=r"it records no SHA-256 of \['judge_1\.keras'\]"):
+        AmbiguousDigitGenerator.load(tmp_path / "a")
 
 
 def test_a_model_of_the_older_format_asks_for_a_rebuild(fitted, tmp_path):
@@ -291,13 +302,13 @@ def test_bank_loads_as_a_sequence_source_under_its_first_class(fitted, tmp_path)
     np.testing.assert_array_equal(loaded.labels, bank["labels"][:, 0])
 
 
-def test_check_pair_accepts_numpy_integers():
-    assert check_pair(np.array([4, 9]), "pair") == (4, 9)
+def test_the_pair_rule_accepts_numpy_integers():
+    assert PAIR.check(np.array([4, 9]), "pair") == (4, 9)
 
 
 def test_stage_writes_every_output(mnist_npz, tmp_path, monkeypatch):
     params = tmp_path / "params.yaml"
-    judges = [{"filters": list(j["filters"]), "dense": j["dense"], "epochs": 1} for j in TINY_JUDGES]
+    judges = [{"filters": list(j.filters), "dense": j.dense, "epochs": 1} for j in TINY_JUDGES]
     section = {**TINY, "filters": list(TINY["filters"]), "epochs": 1, "weights": list(WEIGHTS), "count": 12, "previews": 3, "judges": judges}
     params.write_text(yaml.safe_dump({"train_autoencoder": section}))
     out = {name: tmp_path / name for name in ("model", "losses.csv", "ambiguous.npz", "autoencoder.json", "strip.png")}
@@ -305,7 +316,9 @@ def test_stage_writes_every_output(mnist_npz, tmp_path, monkeypatch):
             "--losses", str(out["losses.csv"]), "--bank", str(out["ambiguous.npz"]), "--metrics", str(out["autoencoder.json"]),
             "--strip", str(out["strip.png"])]
     monkeypatch.setattr(sys, "argv", argv)
-    runpy.run_path(str(Path(__file__).parents[1] / "stages" / "train_autoencoder.py"), run_name="__main__")
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(Path(__file__).parents[1] / "stages" / "train_autoencoder.py"), run_name="__main__")
+    assert exited.value.code == 0
     with np.load(out["ambiguous.npz"]) as bank:
         assert bank["labels"].shape == (12, 2) and bank["labels"].dtype == np.int16
         assert bank["weights"].dtype == np.float32 and bank["source_index"].dtype == np.int32
@@ -335,4 +348,4 @@ def test_cli_sample_with_a_pair(fitted, tmp_path, capsys):
     np.testing.assert_array_equal(picture[:28, :28], fitted.sample(16, rng=np.random.default_rng(2), pair=(4, 9))[0])
     capsys.readouterr()
     assert main([*argv[:4], "4", "12", *argv[6:]]) == 2
-    assert "pair == [4, 12]: a pair must be two different digits, each in 0..9" in capsys.readouterr().err
+    assert capsys.readouterr().err == "digitgen sample: error: --pair[1] == 12, must be an integer in 0..9.\n"

@@ -1,5 +1,6 @@
-"""Tests of digitgen.augment: each transform does what its parameter says, determinism, the bank,
-the stage, and the Keras 3 pitfalls the design works around (checked against the pinned Keras)."""
+"""Tests of digitgen.augment and the augment stage (digitgen.pipeline.augment): each transform does what its
+parameter says, determinism, the bank, the stage, and the Keras 3 pitfalls the design works around (checked
+against the pinned Keras)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ from digitgen import augment
 from digitgen.augment import (
     AffineDraws,
     augment_digits,
-    build_augmented_bank,
     elastic_displacements,
     transform_digits,
 )
@@ -28,6 +28,7 @@ from digitgen.errors import ParamsError
 from digitgen.io import write_npz
 from digitgen.params.all import parse_params
 from digitgen.params.augment import AugmentParams
+from digitgen.pipeline.augment import build_augmented_bank
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 28
@@ -101,17 +102,17 @@ def keras_layer_output(layer: keras.layers.Layer, images: np.ndarray) -> np.ndar
         ({"zoom": 1.0}, r"augment.zoom == 1.0, must be in \[0, 1\)"),
         ({"zoom": -0.2}, r"augment.zoom == -0.2, must be in \[0, 1\)"),
         ({"rotation": float("nan")}, r"augment.rotation == nan, must be in \[0, 180\] degrees"),
-        ({"elastic": {"sigma": 0}}, r"augment.elastic.sigma == 0.0, must be > 0 pixels"),
-        ({"elastic": {"alpha": -34}}, r"augment.elastic.alpha == -34.0, must be >= 0"),
+        ({"elastic": {"sigma": 0}}, r"augment.elastic.sigma == 0.0, must be a number of pixels in \(0, 100\] \(standard deviation of the Gaussian smoothing\)\.$"),
+        ({"elastic": {"alpha": -34}}, r"augment.elastic.alpha == -34.0, must be a number of pixels in \[0, 1000\] \(displacement per unit of smoothed field\)\.$"),
         ({"elastic": {"alhpa": 34}}, r"unknown key augment.elastic.alhpa; valid keys of augment.elastic are \['alpha', 'sigma'\]"),
         ({"count": 5000}, r"augment.count == 5000, set exactly one of augment.copies .* and augment.count .*; the other must be null \(augment.copies == 1\)"),
         ({"copies": None}, r"augment.count == None, set exactly one of augment.copies"),
-        ({"copies": 0}, r"augment.copies == 0, must be >= 1 or null"),
-        ({"copies": None, "count": 0}, r"augment.count == 0, must be >= 1 or null"),
-        ({"transforms": []}, r"augment.transforms == \[\], must list at least one of \['rotation', 'shift', 'shear', 'zoom', 'elastic'\]"),
-        ({"transforms": ["rotation", "rotation"]}, r"augment.transforms == \['rotation', 'rotation'\], lists a transform more than once"),
+        ({"copies": 0}, r"augment.copies == 0, must be an integer in 1..1000 or null\.$"),
+        ({"copies": None, "count": 0}, r"augment.count == 0, must be an integer in 1..10000000 or null\.$"),
+        ({"transforms": []}, r"augment.transforms == \[\], must be a list of at least 1 items, each one of \['rotation', 'shift', 'shear', 'zoom', 'elastic'\], no repeats\.$"),
+        ({"transforms": ["rotation", "rotation"]}, r"augment.transforms == \['rotation', 'rotation'\], must be a list of at least 1 items, each one of \[.*\], no repeats\.$"),
         ({"transforms": ["flip"]}, r"augment.transforms\[0\] == 'flip', must be one of \['rotation', 'shift', 'shear', 'zoom', 'elastic'\]"),
-        ({"seed": -1}, r"augment.seed == -1, must be >= 0"),
+        ({"seed": -1}, r"augment.seed == -1, must be an integer >= 0\.$"),
     ],
 )
 def test_bad_params_are_refused_with_a_clear_message(section, message):
@@ -378,8 +379,10 @@ def test_augment_digits_refuses_bad_input(mnist_arrays):
         augment_digits(np.zeros((2, SIZE, SIZE), np.float32), AugmentParams())
     with pytest.raises(ValueError, match="source_index must lie in \\[0, 200\\), got 0..200"):
         augment_digits(mnist_arrays["x_train"], AugmentParams(), source_index=np.array([0, 200]))
-    with pytest.raises(ValueError, match="batch_size == 0, must be >= 1"):
+    with pytest.raises(ValueError, match=r"^batch_size == 0, must be an integer >= 1\.$"):
         augment_digits(mnist_arrays["x_train"], AugmentParams(), batch_size=0)
+    with pytest.raises(ValueError, match=r"^threads == -1, must be an integer >= 0 \(0 = one per core\)\.$"):
+        augment_digits(mnist_arrays["x_train"], AugmentParams(), threads=-1)
     with pytest.raises(ValueError, match="scale must be > 0"):
         fixed(scale=0.0)
 
@@ -422,7 +425,9 @@ def test_stage_writes_a_loadable_bank_and_a_mosaic(tmp_path, mnist_npz, mnist_ar
     out, plot = tmp_path / "banks" / "augmented.npz", tmp_path / "plots" / "mosaic.png"
     argv = ["augment.py", "--params", str(params_file), "--mnist", str(mnist_npz), "--out", str(out), "--plot", str(plot)]
     monkeypatch.setattr(sys, "argv", argv)
-    runpy.run_path(str(ROOT / "stages" / "augment.py"), run_name="__main__")
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(ROOT / "stages" / "augment.py"), run_name="__main__")
+    assert exited.value.code == 0
 
     bank = load_bank(out, "augmented")
     assert len(bank.images) == 200
@@ -437,14 +442,16 @@ def test_stage_writes_a_loadable_bank_and_a_mosaic(tmp_path, mnist_npz, mnist_ar
     assert not list(tmp_path.rglob(".tmp-*"))
 
 
-def test_stage_refuses_bad_params_before_writing(tmp_path, mnist_npz, monkeypatch):
+def test_stage_refuses_bad_params_before_writing(tmp_path, mnist_npz, monkeypatch, capsys):
     params_file = tmp_path / "params.yaml"
     params_file.write_text("augment:\n  rotation: 200\n")
     out, plot = tmp_path / "banks" / "augmented.npz", tmp_path / "plots" / "mosaic.png"
     argv = ["augment.py", "--params", str(params_file), "--mnist", str(mnist_npz), "--out", str(out), "--plot", str(plot)]
     monkeypatch.setattr(sys, "argv", argv)
-    with pytest.raises(ParamsError, match=r"augment.rotation == 200.0, must be in \[0, 180\] degrees"):
+    with pytest.raises(SystemExit) as exited:
         runpy.run_path(str(ROOT / "stages" / "augment.py"), run_name="__main__")
+    assert exited.value.code == 2  # bad input: one line, no traceback
+    assert capsys.readouterr().err == f"stage augment: error: {params_file}: augment.rotation == 200.0, must be in [0, 180] degrees.\n"
     assert not out.parent.exists() and not plot.parent.exists()
 
 

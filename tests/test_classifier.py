@@ -89,12 +89,12 @@ def test_bad_inputs_are_refused_with_clear_messages(trained, mnist_arrays, tmp_p
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({"epochs": 0}, "train_classifier.epochs == 0, must be >= 1"),
+        ({"epochs": 0}, r"train_classifier.epochs == 0, must be an integer in 1..1000\.$"),
         ({"filters": []}, r"train_classifier.filters == \[\], must list 1 to 4"),
         ({"filters": [8, 8, 8, 8, 8]}, "must list 1 to 4"),
-        ({"dropout": 1.0}, r"train_classifier.dropout == 1.0, must be in \[0, 1\)"),
-        ({"validation_fraction": 0.5}, r"validation_fraction == 0.5, must be in \[0, 0.5\)"),
-        ({"learning_rate": 0}, r"learning_rate == 0.0, must be in \(0, 1\]"),
+        ({"dropout": 1.0}, r"train_classifier.dropout == 1.0, must be a number in \[0, 1\)\.$"),
+        ({"validation_fraction": 0.5}, r"validation_fraction == 0.5, must be a number in \[0, 0.5\)\.$"),
+        ({"learning_rate": 0}, r"learning_rate == 0.0, must be a number in \(0, 1\]\.$"),
     ],
 )
 def test_train_classifier_params_are_validated(values, message):

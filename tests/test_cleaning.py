@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digitgen.cleaning import CLEANING_LEVELS, bilateral, clean_digits
+from digitgen.cleaning import bilateral, clean_digits
+from digitgen.constants import CLEANING_LEVELS
 
 
 def stroke_image(gap: bool = False, speck: bool = False, haze: float = 0.0, ink: float = 1.0) -> np.ndarray:
@@ -114,10 +115,11 @@ def test_bilateral_smooths_flat_regions_and_keeps_edges():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"level": "heavy"}, r"cleaning == 'heavy', must be one of \['none', 'light', 'medium', 'aggressive'\]"),
-        ({"level": "light", "threshold": 1.0}, r"threshold == 1.0, must be in \[0, 1\)"),
-        ({"level": "medium", "min_size": 0}, r"min_size == 0, must be >= 1"),
-        ({"level": "aggressive", "sigma_color": 0}, r"sigma_color == 0, must be > 0"),
+        ({"level": "heavy"}, r"^cleaning == 'heavy', must be one of \['none', 'light', 'medium', 'aggressive'\]\.$"),
+        ({"level": "light", "threshold": 1.0}, r"^threshold == 1.0, must be a number in \[0, 1\)\.$"),
+        ({"level": "medium", "min_size": 0}, r"^min_size == 0, must be an integer >= 1\.$"),
+        ({"level": "aggressive", "sigma_color": 0}, r"^sigma_color == 0.0, must be a number > 0\.$"),
+        ({"level": "aggressive", "sigma_spatial": -1.0}, r"^sigma_spatial == -1.0, must be a number > 0\.$"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs, message):

@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from digitgen.bank import load_bank
-from digitgen.errors import ParamsError
-from digitgen.generators import DigitGenerator
-from digitgen.generators.cvae import CvaeDigitGenerator, losses_csv, make_bank
+from digitgen.errors import CorruptFileError, InputError, ParamsError
+from digitgen.generators.cvae import CvaeDigitGenerator
+from digitgen.generators.vae import losses_csv
 from digitgen.params.all import parse_params
+from digitgen.pipeline.train_cvae import make_bank
 
 #: A model small enough to train in about a second on the 200 synthetic digits.
 TINY = {"latent_size": 3, "filters": (4, 8), "hidden": 16, "epochs": 2, "batch_size": 32, "validation_fraction": 0.1}
@@ -32,10 +33,6 @@ def _weights(model: CvaeDigitGenerator) -> list[np.ndarray]:
     return [np.asarray(w) for w in model.encoder_.get_weights() + model.decoder_.get_weights()]
 
 
-def test_follows_the_generator_protocol(fitted):
-    assert isinstance(fitted, DigitGenerator)
-
-
 def test_sample_shapes_dtypes_and_labels(fitted):
     images = fitted.sample(5, digit=3, rng=np.random.default_rng(0))
     assert images.dtype == np.uint8 and images.shape == (5, 28, 28)
@@ -47,10 +44,11 @@ def test_sample_shapes_dtypes_and_labels(fitted):
 
 
 def test_temperature_scales_the_prior_draws(fitted):
+    assert fitted.temperature == 0.8  # the default of train_cvae.temperature
     cold = CvaeDigitGenerator(**TINY, temperature=0.5)
     cold.decoder_, cold.priors_ = fitted.decoder_, fitted.priors_
-    base = fitted.generate(4, 2, np.random.default_rng(7)).latent * np.float32(fitted.temperature)
-    np.testing.assert_allclose(cold.generate(4, 2, np.random.default_rng(7)).latent, base * 0.5, rtol=1e-6)
+    prior = fitted.generate(4, 2, np.random.default_rng(7)).latent / np.float32(fitted.temperature)
+    np.testing.assert_allclose(cold.generate(4, 2, np.random.default_rng(7)).latent, prior * 0.5, rtol=1e-6)
 
 
 def test_history_has_train_and_validation_losses_per_epoch(fitted):
@@ -100,22 +98,33 @@ def test_load_rejects_a_changed_file(fitted, tmp_path):
     description = json.loads((tmp_path / "m" / "model.json").read_text())
     description["sha256"]["decoder.keras"] = "0" * 64
     (tmp_path / "m" / "model.json").write_text(json.dumps(description))
-    with pytest.raises(ValueError, match="decoder.keras: SHA-256"):
+    with pytest.raises(CorruptFileError, match=r"decoder.keras' is corrupt or truncated \(SHA-256 [0-9a-f]{64} differs from the 0{64} "
+                       r"recorded in model.json\); run `dvc repro train_cvae` to rebuild it\.$"):
         CvaeDigitGenerator.load(tmp_path / "m")
-    with pytest.raises(FileNotFoundError, match="dvc repro train_cvae"):
+    with pytest.raises(FileNotFoundError, match=r"CVAE model file '.*missing/model.json' does not exist; run `dvc repro train_cvae`"):
         CvaeDigitGenerator.load(tmp_path / "missing")
+    fitted.save(tmp_path / "m")
+    (tmp_path / "m" / "encoder.keras").unlink()
+    with pytest.raises(FileNotFoundError, match=r"CVAE model file '.*m/encoder.keras' does not exist; run `dvc repro train_cvae`"):
+        CvaeDigitGenerator.load(tmp_path / "m")
+    fitted.save(tmp_path / "m")
+    description = json.loads((tmp_path / "m" / "model.json").read_text())
+    (tmp_path / "m" / "model.json").write_text(json.dumps({**description, "class": "KdeDigitGenerator"}))
+    with pytest.raises(InputError, match=r"a model of class 'KdeDigitGenerator', expected 'CvaeDigitGenerator'; run `dvc repro train_cvae`"):
+        CvaeDigitGenerator.load(tmp_path / "m")
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"latent_size": 0}, r"latent_size == 0, must be an integer in 1\.\.512"),
-        ({"filters": (8,)}, r"filters == \(8,\), must be two convolution widths"),
-        ({"beta": 0.0}, r"beta == 0\.0, must be a number in \(0, inf\)"),
-        ({"epochs": 0}, r"epochs == 0"),
-        ({"learning_rate": 2.0}, r"learning_rate == 2\.0"),
-        ({"validation_fraction": 0.5}, r"validation_fraction == 0\.5"),
-        ({"temperature": 0}, r"temperature == 0"),
+        ({"latent_size": 0}, r"^latent_size == 0, must be an integer in 1\.\.512\.$"),
+        ({"filters": (8,)}, r"^filters == \(8,\), must be two convolution widths, each in 1\.\.256 \(28 -> 14 -> 7 px\)\.$"),
+        ({"beta": 0.0}, r"^beta == 0\.0, must be a number in \(0, 1000\] \(weight of the KL term\)\.$"),
+        ({"epochs": 0}, r"^epochs == 0, must be an integer in 1\.\.1000\.$"),
+        ({"learning_rate": 2.0}, r"^learning_rate == 2\.0, must be a number in \(0, 1\]\.$"),
+        ({"validation_fraction": 0.5}, r"^validation_fraction == 0\.5, must be a number in \[0, 0\.5\)\.$"),
+        ({"temperature": 0}, r"^temperature == 0\.0, must be a number in \(0, 10\] \(standard deviation of the prior draws\)\.$"),
+        ({"random_state": -1}, r"^random_state == -1, must be an integer in 0\.\.4294967295\.$"),
     ],
 )
 def test_bad_params_are_rejected_before_training(mnist_arrays, params, message):
@@ -138,10 +147,14 @@ def test_bad_data_and_requests_are_rejected(mnist_arrays, fitted):
         CvaeDigitGenerator().sample(1)
 
 
-def test_params_section_rejects_a_zero_latent_size():
-    with pytest.raises(ParamsError, match=r"params: train_cvae\.latent_size == 0, must be >= 1"):
+def test_params_section_rejects_a_zero_latent_size_with_the_class_s_message(mnist_arrays):
+    with pytest.raises(ParamsError) as from_params:
         parse_params({"train_cvae": {"latent_size": 0}})
-    with pytest.raises(ParamsError, match=r"train_cvae\.filters == \[4, 8, 16\]"):
+    with pytest.raises(InputError) as from_class:
+        CvaeDigitGenerator(latent_size=0).fit(mnist_arrays["x_train"], mnist_arrays["y_train"])
+    assert str(from_class.value) == "latent_size == 0, must be an integer in 1..512."
+    assert str(from_params.value) == "params: train_cvae.latent_size == 0, must be an integer in 1..512."
+    with pytest.raises(ParamsError, match=r"train_cvae\.filters == \[4, 8, 16\], must be two convolution widths, each in 1\.\.256"):
         parse_params({"train_cvae": {"filters": [4, 8, 16]}})
 
 
@@ -165,7 +178,9 @@ def test_stage_writes_every_output(mnist_npz, tmp_path, monkeypatch):
             "--losses", str(out["losses.csv"]), "--bank", str(out["cvae.npz"]), "--metrics", str(out["cvae.json"]),
             "--mosaic", str(out["mosaic.png"])]
     monkeypatch.setattr(sys, "argv", argv)
-    runpy.run_path(str(Path(__file__).parents[1] / "stages" / "train_cvae.py"), run_name="__main__")
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_path(str(Path(__file__).parents[1] / "stages" / "train_cvae.py"), run_name="__main__")
+    assert exited.value.code == 0
     bank = load_bank(out["cvae.npz"], "cvae")
     assert bank.images.shape == (40, 28, 28) and bank.labels.dtype == np.int16
     metrics = json.loads(out["cvae.json"].read_text())

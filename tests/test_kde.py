@@ -1,4 +1,4 @@
-"""Tests of digitgen.generators.kde, the fit_kde stage and the `digitgen sample` command (tiny synthetic digits)."""
+"""Tests of digitgen.generators.kde and .density, the fit_kde stage and the `digitgen sample` command (tiny synthetic digits)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import typing
 import warnings
 from pathlib import Path
 
@@ -17,26 +16,25 @@ from PIL import Image
 from scipy.special import logsumexp
 
 from digitgen.bank import load_bank
-from digitgen.cleaning import CLEANING_LEVELS
 from digitgen.cli import main as cli_main
-from digitgen.errors import ParamsError
-from digitgen.generators import DigitGenerator
+from digitgen.constants import CLEANING_LEVELS, REJECTION_LEVELS
+from digitgen.errors import CorruptFileError, InputError, ParamsError
+from digitgen.generators.density import choose_bandwidth, fit_pca, log_kde
 from digitgen.generators.kde import (
-    REJECTION_LEVELS,
     BandwidthEdgeWarning,
     KdeDigitGenerator,
     RejectionBudgetError,
-    bandwidth_curves_csv,
-    choose_bandwidth,
-    fit_pca,
-    generators_from_params,
-    kde_metrics,
-    log_kde,
-    make_bank,
 )
 from digitgen.io import sha256_file, write_npz
 from digitgen.params.all import parse_params
-from digitgen.params.fit_kde import KdeParams
+from digitgen.params.core import rules_of
+from digitgen.params.fit_kde import KDE_RULES, KdeParams
+from digitgen.pipeline.fit_kde import (
+    bandwidth_curves_csv,
+    kde_metrics,
+    make_bank,
+    models_of,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -130,10 +128,6 @@ def test_choose_bandwidth_refines_between_the_grid_neighbours():
 # --------------------------------------------------------------------------- fit
 
 
-def test_the_generator_follows_the_shared_protocol(conditional):
-    assert isinstance(conditional, DigitGenerator)
-
-
 def test_fitted_state_has_the_documented_shapes(conditional, mnist_arrays):
     m = conditional
     assert m.pca_.components.shape == (10, 784) and m.pca_.components.dtype == np.float32
@@ -182,17 +176,18 @@ def test_fit_and_sample_with_whitening(mnist_arrays):
     [
         ({"n_components": 0}, r"n_components == 0, must be an integer in 1..784"),
         ({"n_components": 2.5}, r"n_components == 2.5, must be an integer"),
-        ({"whiten": "yes"}, r"whiten == 'yes', must be True or False"),
-        ({"subsample": 0}, r"subsample == 0, must be an integer >= 1 or None"),
+        ({"whiten": "yes"}, r"^whiten == 'yes', must be true or false\.$"),
+        ({"conditional": 1}, r"^conditional == 1, must be true or false\.$"),
+        ({"subsample": 0}, r"^subsample == 0, must be an integer >= 1 or null \(all training codes\)\.$"),
         ({"holdout": 0.7}, r"holdout == 0.7, must be a fraction in \(0, 0.5\]"),
-        ({"bandwidths": ()}, r"bandwidths == \(\), must be a non-empty list of finite numbers > 0"),
-        ({"bandwidths": (0.5, -1.0)}, r"must be a non-empty list of finite numbers > 0"),
-        ({"bandwidths": (0.5, 0.5)}, r"must not repeat a value"),
-        ({"cv": 1}, r"cv == 1, must be an integer >= 2"),
+        ({"bandwidths": ()}, r"^bandwidths == \(\), must be a non-empty list of finite numbers > 0, no repeats\.$"),
+        ({"bandwidths": (0.5, -1.0)}, r"^bandwidths\[1\] == -1.0, must be a number > 0\.$"),
+        ({"bandwidths": (0.5, 0.5)}, r"^bandwidths == \(0.5, 0.5\), must be a non-empty list of finite numbers > 0, no repeats\.$"),
+        ({"cv": 1}, r"^cv == 1, must be an integer in 2..100 \(cross-validation folds\)\.$"),
         ({"rejection": "extreme"}, r"rejection == 'extreme', must be one of \['none', 'light', 'medium', 'strict'\] or a percentile in \(0, 100\)"),
         ({"rejection": 100}, r"rejection == 100, must be one of"),
         ({"cleaning": "heavy"}, r"cleaning == 'heavy', must be one of \['none', 'light', 'medium', 'aggressive'\]"),
-        ({"candidate_budget": 0.5}, r"candidate_budget == 0.5, must be a number >= 1"),
+        ({"candidate_budget": 0.5}, r"^candidate_budget == 0.5, must be a number in \[1, 1e6\] \(most candidates drawn per requested digit\)\.$"),
         ({"batch_size": 0}, r"batch_size == 0, must be an integer >= 1"),
         ({"random_state": -1}, r"random_state == -1, must be an integer >= 0 or None"),
     ],
@@ -221,6 +216,18 @@ def test_bad_training_data_is_refused(mnist_arrays):
 def test_an_unfitted_model_cannot_sample():
     with pytest.raises(ValueError, match=r"this KdeDigitGenerator is not fitted yet; call fit\(images, labels\)"):
         KdeDigitGenerator().sample(3)
+
+
+def test_the_class_checks_a_parameter_with_the_rule_of_params_yaml():
+    """One rule, two callers: the class's message is the params message without the section prefix."""
+    with pytest.raises(InputError) as from_class:
+        KdeDigitGenerator(n_components=0).fit(np.zeros((20, 28, 28), np.uint8), np.arange(20) % 10)
+    with pytest.raises(ParamsError) as from_params:
+        parse_params({"fit_kde": {"n_components": 0}})
+    assert str(from_class.value) == "n_components == 0, must be an integer in 1..784."
+    assert str(from_params.value) == "params: fit_kde." + str(from_class.value)
+    shared = rules_of(KdeParams)
+    assert all(KdeDigitGenerator.RULES[name] is shared[name] for name in KDE_RULES)
 
 
 def test_set_params_refuses_unknown_names():
@@ -292,18 +299,19 @@ def test_rejection_keeps_only_candidates_at_or_above_the_held_out_percentile(con
     percentile = REJECTION_LEVELS.get(level, level)
     threshold = np.percentile(model.heldout_log_density_[j], percentile)
     assert codes.shape == (40, 10) and drawn >= accepted >= 40
-    assert model._score(j, codes).min() >= threshold - 1e-3
+    assert model.density(j).score(codes).min() >= threshold - 1e-3
 
 
 def test_a_candidate_s_own_kernel_bounds_its_log_density_and_decides_like_exact_scoring(conditional):
     rng = np.random.default_rng(9)
     for j in (0, 5):
-        candidates, own = conditional._draw(j, 300, rng)
-        exact = conditional._score(j, candidates)
+        density = conditional.density(j)
+        candidates, own = density.draw(300, rng)
+        exact = density.score(candidates)
         assert own.shape == (300,) and np.all(own <= exact + 1e-3)
         threshold = float(np.median(exact))
         clear = np.abs(exact - threshold) > 1e-3
-        np.testing.assert_array_equal(conditional._passes(j, candidates, own, threshold)[clear], (exact >= threshold)[clear])
+        np.testing.assert_array_equal(density.passes(candidates, own, threshold)[clear], (exact >= threshold)[clear])
 
 
 def test_rejection_draws_in_batches_and_reports_acceptance(conditional):
@@ -351,8 +359,9 @@ def test_save_load_round_trip_gives_identical_samples(tmp_path, conditional, glo
 def test_the_model_json_describes_the_fit(tmp_path, conditional):
     conditional.save(tmp_path / "m")
     description = json.loads((tmp_path / "m" / "model.json").read_text())
-    assert description["format"] == "digitgen.kde" and description["format_version"] == 1
-    assert description["npz_sha256"] == sha256_file(tmp_path / "m" / "model.npz")
+    assert description["format"] == "digitgen.kde" and description["format_version"] == 2
+    assert description["class"] == "KdeDigitGenerator"
+    assert description["sha256"] == {"model.npz": sha256_file(tmp_path / "m" / "model.npz")}  # every other file of the folder
     assert description["params"]["bandwidths"] == list(GRID) and description["params"]["random_state"] == 0
     fitted = description["fitted"]
     assert fitted["densities"] == [str(d) for d in range(10)]
@@ -366,10 +375,41 @@ def test_load_refuses_missing_changed_or_foreign_files(tmp_path, conditional):
         KdeDigitGenerator.load(tmp_path / "nothing")
     conditional.save(tmp_path / "m")
     write_npz(tmp_path / "m" / "model.npz", {"codes": np.zeros(3)})
-    with pytest.raises(ValueError, match=r"model.npz: SHA-256 [0-9a-f]{64} differs from the [0-9a-f]{64} recorded in model.json"):
+    with pytest.raises(CorruptFileError, match=r"model.npz' is corrupt or truncated \(SHA-256 [0-9a-f]{64} differs from the [0-9a-f]{64} "
+                       r"recorded in model.json\); run `dvc repro fit_kde` to rebuild it\.$"):
+        KdeDigitGenerator.load(tmp_path / "m")
+    (tmp_path / "m" / "model.npz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"KDE model file '.*m/model.npz' does not exist; run `dvc repro fit_kde`"):
         KdeDigitGenerator.load(tmp_path / "m")
     (tmp_path / "m" / "model.json").write_text(json.dumps({"format": "other", "format_version": 1}))
-    with pytest.raises(ValueError, match=r"format 'other' version 1, expected 'digitgen.kde' version 1"):
+    with pytest.raises(InputError, match=r"format 'other' version 1, expected 'digitgen.kde' version 2; run `dvc repro fit_kde` to rebuild it\.$"):
+        KdeDigitGenerator.load(tmp_path / "m")
+
+
+def test_a_model_folder_of_the_old_format_asks_for_a_rerun(tmp_path, conditional):
+    conditional.save(tmp_path / "m")
+    description = json.loads((tmp_path / "m" / "model.json").read_text())
+    old = {**description, "format_version": 1, "npz_sha256": description.pop("sha256")["model.npz"]}
+    (tmp_path / "m" / "model.json").write_text(json.dumps(old))
+    with pytest.raises(InputError, match=r"format 'digitgen.kde' version 1, expected 'digitgen.kde' version 2; run `dvc repro fit_kde`"):
+        KdeDigitGenerator.load(tmp_path / "m")
+
+
+def test_load_checks_the_saved_parameters_with_the_rules(tmp_path, conditional):
+    conditional.save(tmp_path / "m")
+    path = tmp_path / "m" / "model.json"
+    description = json.loads(path.read_text())
+    path.write_text(json.dumps({**description, "params": {**description["params"], "cleaning": "heavy"}}))
+    with pytest.raises(InputError, match=r"model.json: params: cleaning == 'heavy', must be one of \['none', 'light', 'medium', 'aggressive'\]\.$"):
+        KdeDigitGenerator.load(tmp_path / "m")
+    path.write_text(json.dumps({**description, "params": {**description["params"], "layers": 3}}))
+    with pytest.raises(CorruptFileError, match=r"its params \[.*'layers'.*\] are not those of KdeDigitGenerator"):
+        KdeDigitGenerator.load(tmp_path / "m")
+    path.write_text(json.dumps({**description, "sha256": {"../model.npz": description["sha256"]["model.npz"]}}))
+    with pytest.raises(CorruptFileError, match=r"it records no SHA-256 of 'model.npz'"):
+        KdeDigitGenerator.load(tmp_path / "m")
+    path.write_text(json.dumps({**description, "sha256": {**description["sha256"], "../x.npz": "0" * 64}}))
+    with pytest.raises(CorruptFileError, match=r"it lists '../x.npz', not a file name of the folder"):
         KdeDigitGenerator.load(tmp_path / "m")
 
 
@@ -430,31 +470,27 @@ def test_train_sequences_mix_real_and_kde_digits(tmp_path, mnist_npz, mnist_arra
 # --------------------------------------------------------------------------- params, stage, CLI
 
 
-def test_params_defaults_match_the_generator():
-    generator = KdeDigitGenerator().get_params()
-    params = KdeParams()
-    for key in ("n_components", "whiten", "holdout", "subsample", "cv", "rejection", "cleaning", "candidate_budget", "acceptance_candidates"):
-        assert getattr(params, key) == generator[key], key
-    assert params.bandwidths == tuple(generator["bandwidths"])
-    hints = typing.get_type_hints(KdeParams)
-    assert typing.get_args(hints["cleaning"]) == CLEANING_LEVELS
-    assert typing.get_args(typing.get_args(hints["rejection"])[0]) == tuple(REJECTION_LEVELS)
-    models = generators_from_params(parse_params({}).fit_kde)
+def test_the_stage_models_come_from_the_params_section():
+    section = parse_params({"fit_kde": {"n_components": 12, "seed": 4, "cleaning": "light"}}).fit_kde
+    models = models_of(section)
     assert models["conditional"].conditional and not models["global"].conditional
-    assert models["global"].subsample == 10000 and models["conditional"].random_state == 0
+    assert models["conditional"].subsample == 5000 and models["global"].subsample == 10000
+    for model in models.values():
+        assert (model.n_components, model.random_state, model.cleaning, model.batch_size) == (12, 4, "light", 4096)
+        assert model.bandwidths == section.bandwidths
 
 
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"n_components": 0}, r"fit_kde.n_components == 0, must be in 1..784"),
-        ({"rejection": "extreme"}, r"fit_kde.rejection == 'extreme', must be 'none' or 'light' or 'medium' or 'strict' or a number"),
-        ({"rejection": 120}, r"fit_kde.rejection == 120.0, must be none, light, medium, strict or a percentile in \(0, 100\)"),
+        ({"n_components": 0}, r"fit_kde.n_components == 0, must be an integer in 1..784\.$"),
+        ({"rejection": "extreme"}, r"fit_kde.rejection == 'extreme', must be one of \['none', 'light', 'medium', 'strict'\] or a percentile in \(0, 100\)\.$"),
+        ({"rejection": 120}, r"fit_kde.rejection == 120, must be one of \['none', 'light', 'medium', 'strict'\] or a percentile in \(0, 100\)\.$"),
         ({"cleaning": "heavy"}, r"fit_kde.cleaning == 'heavy', must be one of \['none', 'light', 'medium', 'aggressive'\]"),
-        ({"bandwidths": [0.1, -0.2]}, r"fit_kde.bandwidths\[1\] == -0.2, must be a finite number > 0"),
+        ({"bandwidths": [0.1, -0.2]}, r"fit_kde.bandwidths\[1\] == -0.2, must be a number > 0\.$"),
         ({"holdout": 0.9}, r"fit_kde.holdout == 0.9, must be a fraction in \(0, 0.5\]"),
         ({"mosaic_columns": 20, "bank_per_digit": 10}, r"fit_kde.mosaic_columns == 20, must be in 1..fit_kde.bank_per_digit \(10\)"),
-        ({"subsample": 0}, r"fit_kde.subsample == 0, must be >= 1 or null"),
+        ({"subsample": 0}, r"fit_kde.subsample == 0, must be an integer >= 1 or null \(all training codes\)\.$"),
     ],
 )
 def test_bad_fit_kde_params_are_refused(raw, message):
@@ -462,9 +498,14 @@ def test_bad_fit_kde_params_are_refused(raw, message):
         parse_params({"fit_kde": raw})
 
 
-def run_stage(tmp_path: Path, mnist_npz: Path, out: str) -> Path:
+def run_stage(tmp_path: Path, mnist_npz: Path, out: str, **section) -> Path:
+    return run_stage_process(tmp_path, mnist_npz, out, **section)[0]
+
+
+def run_stage_process(tmp_path: Path, mnist_npz: Path, out: str, **section) -> tuple[Path, str]:
+    """Run stages/fit_kde.py on tiny params; returns the output folder and the stage's stderr."""
     params = {"fit_kde": {"n_components": 10, "bandwidths": list(GRID), "cv": 3, "rejection": "none", "bank_per_digit": 8,
-                          "mosaic_columns": 4, "acceptance_candidates": 100}}
+                          "mosaic_columns": 4, "acceptance_candidates": 100, **section}}
     (tmp_path / "params.yaml").write_text(json.dumps(params))
     o = tmp_path / out
     command = [sys.executable, str(ROOT / "stages" / "fit_kde.py"), "--params", str(tmp_path / "params.yaml"), "--mnist", str(mnist_npz),
@@ -472,7 +513,27 @@ def run_stage(tmp_path: Path, mnist_npz: Path, out: str) -> Path:
                "--curves", str(o / "curves.csv"), "--mosaic", str(o / "mosaic.png")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert result.returncode == 0, result.stderr
-    return o
+    return o, result.stderr
+
+
+def test_the_stage_reports_a_bandwidth_on_the_grid_edge_once(tmp_path, mnist_npz):
+    """Regression: the warning was both warned and logged, so the stage printed it twice."""
+    _, stderr = run_stage_process(tmp_path, mnist_npz, "edge", bandwidths=[0.001, 0.002], acceptance_candidates=0)
+    for digit in range(10):
+        assert stderr.count(f"digit {digit}: the cross-validated bandwidth 0.002 is the largest value of the grid") == 1, stderr
+    assert stderr.count("global density: the cross-validated bandwidth 0.002 is the largest value") == 1, stderr
+    assert "WARNING py.warnings" in stderr  # routed through the log by digitgen.entry.configure_logging
+
+
+def test_the_stage_refuses_bad_params_in_one_line_and_writes_nothing(tmp_path, mnist_npz):
+    (tmp_path / "params.yaml").write_text(json.dumps({"fit_kde": {"n_components": 0}}))
+    command = [sys.executable, str(ROOT / "stages" / "fit_kde.py"), "--params", str(tmp_path / "params.yaml"), "--mnist", str(mnist_npz),
+               "--models", str(tmp_path / "models"), "--bank", str(tmp_path / "kde.npz"), "--metrics", str(tmp_path / "kde.json"),
+               "--curves", str(tmp_path / "curves.csv"), "--mosaic", str(tmp_path / "mosaic.png")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.returncode == 2
+    assert result.stderr == f"stage fit_kde: error: {tmp_path / 'params.yaml'}: fit_kde.n_components == 0, must be an integer in 1..784.\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.npz", "params.yaml"]
 
 
 def test_the_stage_writes_deterministic_outputs(tmp_path, mnist_npz):
@@ -508,7 +569,7 @@ def test_cli_sample_writes_a_mosaic(tmp_path, conditional, global_model, capsys)
     ("args", "message"),
     [
         (["--digit", "12"], "--digit == 12, must be a digit 0-9"),
-        (["-n", "0"], "-n == 0, must be >= 1"),
+        (["-n", "0"], "-n == 0, must be an integer in 1..100000."),
         (["--rejection", "extreme"], "rejection == 'extreme', must be one of"),
         (["--digit", "3", "--rejection", "99.9", "-n", "40"], "accepted"),
         (["--out", "/nonexistent/x.png"], "folder '/nonexistent' does not exist"),

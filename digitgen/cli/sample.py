@@ -10,6 +10,7 @@ import numpy as np
 from digitgen.cli.common import SEED, output_file, project_models
 from digitgen.errors import InputError
 from digitgen.params.fit_kde import KDE_RULES
+from digitgen.params.train_autoencoder import PAIR
 from digitgen.rules import Int
 
 #: Most digits one ``digitgen sample`` draws.
@@ -60,6 +61,8 @@ def run(args: argparse.Namespace) -> None:
     seed = None if args.seed is None else SEED.check(args.seed, "--seed")
     if args.pair is not None and args.generator != "ambiguous":
         raise InputError(f"--pair applies to --generator ambiguous only, not {args.generator!r}.")
+    if args.pair is not None:
+        PAIR.check(args.pair, "--pair")
     if args.generator != "kde" and (args.rejection is not None or args.cleaning is not None):
         raise InputError(f"--rejection and --cleaning apply to --generator kde only, not {args.generator!r}.")
     if args.rejection is not None:

@@ -1,13 +1,12 @@
 """Ambiguous "in-between" digits: decoded mixtures of the latent codes of two digits of different classes.
 
 Autoencoder
-    An *unconditional* convolutional VAE (the architecture of
-    :mod:`digitgen.generators.cvae` without the label input) trained on the
-    training split. A digit's code is its encoder mean ``mu``. The latent
-    geometry used below is fitted on the codes of all training digits: the
-    class means ``m_c``, each class's covariance ``S_c`` and the pooled
-    within-class covariance ``S`` (each with a small ridge: collapsed latent
-    units have almost no variance).
+    An *unconditional* convolutional VAE (:mod:`digitgen.generators.vae`
+    without the label input) trained on the training split. A digit's code is
+    its encoder mean ``mu``. The latent geometry used below
+    (:mod:`digitgen.generators.geometry`) is fitted on the codes of all
+    training digits: the class means ``m_c``, each class's covariance ``S_c``
+    and the pooled within-class covariance ``S``.
 
 In-between method (after "MNIST Muddle", done with a held-out choice rule)
     1. The pair of classes ``(a, b)``: ``b`` is the class whose mean is
@@ -26,37 +25,33 @@ In-between method (after "MNIST Muddle", done with a held-out choice rule)
          in the picture actually produced), and the smallest
          ``|log_odds(e_w)|`` wins, where ``log_odds(e) = log N(e; m_a, S_a) -
          log N(e; m_b, S_b)`` is ``log p(a | e) - log p(b | e)`` for one
-         Gaussian per class with equal priors (quadratic discriminant
-         analysis in latent space).
+         Gaussian per class with equal priors.
        Ties go to the first weight.
     5. With judges and ``refine_steps > 0``, the kept code is refined by
        ``refine_steps`` Adam steps towards pictures every judge reads as half
        ``a``, half ``b``, anchored to the a-b path
-       (:func:`~digitgen.generators.judges.refine_codes`), and decoded.
+       (:class:`~digitgen.generators.judges.Refiner`), and decoded.
 
 The evaluation classifier (stage ``train_classifier``) plays no part in any of
-this. Measured on MNIST with the evaluation classifier: the latent rule gives
-17.8% of digits whose smaller intended probability is >= 0.25; the default
-judges (choice and refinement) give about 58% (see the README).
+this. ``weights[k]`` is the share of ``b``'s code, so ``w < 0.5`` leans to ``a``.
+:class:`AmbiguousSamples` lists what each drawn digit comes with (the fields of
+the ``ambiguous`` bank).
 
-``weights[k]`` is the share of ``b``'s code, so ``w < 0.5`` leans to ``a``.
-A bank of these digits has ``labels`` int16 (N, 2) = ``(a, b)``, ``weights``
-float32 (N,) (the ``w`` chosen), ``source_index`` int32 (N, 2) (rows of the
-MNIST training split encoded), ``log_odds`` float32 (N,) (latent log-odds of
-the digit kept, re-encoded), ``judge_smaller`` float32 (N,) (the judges' mean
-of ``min(p(a|x), p(b|x))`` of the digit kept) and ``shift`` float32 (N,) (the
-distance the refinement moved its code).
+Saved as a model folder (:mod:`digitgen.model_folder`): ``encoder.keras``,
+``decoder.keras``, ``judge_<k>.keras`` (one per judge), ``model.npz`` (the
+training codes, their labels and rows, the class geometry) and ``model.json``.
 
-Saved as a folder: ``encoder.keras``, ``decoder.keras``, ``judge_<k>.keras``
-(one per judge), ``model.npz`` (the training codes, their labels and rows,
-class means, the precision matrices, partners) and ``model.json``
-(parameters, loss history, versions, SHA-256 of the other files).
+This module is the generator class alone (about 500 lines: the five steps
+above share its fitted state, so they stay methods of one class); what stands
+on its own lives beside it: the VAE in :mod:`~digitgen.generators.vae`, the
+latent geometry in :mod:`~digitgen.generators.geometry`, the judges and the
+refinement in :mod:`~digitgen.generators.judges`, the bank and its metrics in
+:mod:`digitgen.pipeline.train_autoencoder`.
 """
 
 from __future__ import annotations
 
 import logging
-import numbers
 import os
 import time
 from collections.abc import Sequence
@@ -66,42 +61,41 @@ from typing import Any
 
 import numpy as np
 
+from digitgen import model_folder
+from digitgen.arrays import check_digits, check_training_data
 from digitgen.classifier import DigitClassifier
-from digitgen.generators.cvae import (
-    check_architecture,
-    check_int,
-    check_real,
-    check_training_data,
+from digitgen.errors import CorruptFileError, InputError
+from digitgen.generators.base import BaseGenerator
+from digitgen.generators.geometry import class_log_likelihoods, fit_geometry
+from digitgen.generators.judges import Refiner, pair_log_proba, train_judges
+from digitgen.generators.vae import (
     decode_images,
     encode_means,
-    get_params,
-    json_params,
-    read_description,
+    generator_rules,
+    keras_versions,
     train_vae,
-    versions,
 )
-from digitgen.generators.judges import (
-    DEFAULT_JUDGES,
-    Refiner,
-    check_judges,
-    pair_log_proba,
-    train_judges,
-)
-from digitgen.io import atomic_directory, sha256_file, write_json, write_npz
+from digitgen.io import read_npz, write_npz
 from digitgen.keras_io import load_keras, save_keras
-from digitgen.params.train_autoencoder import TrainAutoencoderParams
+from digitgen.params.core import defaults_of
+from digitgen.params.train_autoencoder import (
+    AMBIGUOUS_RULES,
+    PAIR,
+    TrainAutoencoderParams,
+    check_refinement,
+)
+from digitgen.rules import Int
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "digitgen.ambiguous"
 #: Version 2 added the judges (``judge_<k>.keras`` and the ``judges``/``refine_*`` parameters).
 FORMAT_VERSION = 2
-#: Default interpolation weights (share of the partner's code): 0.25, 0.30, ..., 0.75.
-DEFAULT_WEIGHTS = tuple(round(0.25 + 0.05 * k, 2) for k in range(11))
+#: Arrays of ``model.npz``: the training codes and the latent geometry.
+ARRAYS = ("codes", "code_labels", "code_rows", "class_means", "precision", "class_precisions", "class_log_dets", "partners")
 #: Pairs run through :meth:`AmbiguousDigitGenerator.series` (and refined) at a time.
 GENERATE_BLOCK = 1000
-# Relative ridge added to the pooled covariance before inverting it (collapsed latent units have ~0 variance).
-_RIDGE = 1e-3
+_DEFAULTS = defaults_of(TrainAutoencoderParams)
 
 
 @dataclass(frozen=True)
@@ -154,8 +148,10 @@ class InterpolationSeries:
     source_index: np.ndarray
 
 
-class AmbiguousDigitGenerator:
+class AmbiguousDigitGenerator(BaseGenerator):
     """Autoencoder + in-between method for digits between two classes (see the module docstring).
+
+    Defaults are those of the ``train_autoencoder`` section of params.yaml.
 
     Parameters
     ----------
@@ -167,13 +163,14 @@ class AmbiguousDigitGenerator:
         uniformly when neither ``digit`` nor ``pair`` is given.
     weights : interpolation weights, the share of ``b``'s code, each in
         (0, 1), no repeats; the kept image is chosen among them.
-    judges : CNNs that choose and refine (see
-        :mod:`digitgen.generators.judges`), each ``{"filters": [..], "dense":
-        int, "epochs": int}``; empty: the latent rule chooses, no refinement.
-    refine_steps : Adam steps of the refinement, >= 0 (0: keep the chosen step as decoded).
+    judges : CNNs that choose and refine (see :mod:`digitgen.generators.judges`),
+        each a :class:`~digitgen.params.train_autoencoder.JudgeParams` or a
+        mapping ``{"filters": [..], "dense": int, "epochs": int}``; empty: the
+        latent rule chooses, no refinement.
+    refine_steps : Adam steps of the refinement, 0..10000 (0: keep the chosen step as decoded).
     refine_rate : Adam learning rate of the refinement, in (0, 1].
     refine_anchor : weight of the squared distance to the chosen interpolated code, >= 0.
-    random_state : seed of the training (autoencoder and judges), >= 0.
+    random_state : seed of the training (autoencoder and judges), >= 0 (``train_autoencoder.seed``).
 
     Attributes
     ----------
@@ -188,24 +185,28 @@ class AmbiguousDigitGenerator:
     seconds_per_epoch_ : wall time of each epoch (after ``fit`` only; never saved).
     """
 
+    #: The rules of the ``train_autoencoder`` section (its ``seed`` is ``random_state`` here).
+    RULES = generator_rules(AMBIGUOUS_RULES)
+    FITTED_ATTRIBUTE = "partners_"
+
     def __init__(
         self,
         *,
-        latent_size: int = 16,
-        filters: Sequence[int] = (16, 32),
-        hidden: int = 256,
-        beta: float = 1.0,
-        epochs: int = 6,
-        batch_size: int = 128,
-        learning_rate: float = 0.002,
-        validation_fraction: float = 0.05,
-        pairs: Sequence[Sequence[int]] | None = None,
-        weights: Sequence[float] = DEFAULT_WEIGHTS,
-        judges: Sequence[dict[str, Any]] = DEFAULT_JUDGES,
-        refine_steps: int = 30,
-        refine_rate: float = 0.05,
-        refine_anchor: float = 0.1,
-        random_state: int = 0,
+        latent_size: int = _DEFAULTS["latent_size"],
+        filters: Sequence[int] = _DEFAULTS["filters"],
+        hidden: int = _DEFAULTS["hidden"],
+        beta: float = _DEFAULTS["beta"],
+        epochs: int = _DEFAULTS["epochs"],
+        batch_size: int = _DEFAULTS["batch_size"],
+        learning_rate: float = _DEFAULTS["learning_rate"],
+        validation_fraction: float = _DEFAULTS["validation_fraction"],
+        pairs: Sequence[Sequence[int]] | None = _DEFAULTS["pairs"],
+        weights: Sequence[float] = _DEFAULTS["weights"],
+        judges: Sequence[Any] = _DEFAULTS["judges"],
+        refine_steps: int = _DEFAULTS["refine_steps"],
+        refine_rate: float = _DEFAULTS["refine_rate"],
+        refine_anchor: float = _DEFAULTS["refine_anchor"],
+        random_state: int = _DEFAULTS["seed"],
     ) -> None:
         self.latent_size = latent_size
         self.filters = filters
@@ -223,65 +224,41 @@ class AmbiguousDigitGenerator:
         self.refine_anchor = refine_anchor
         self.random_state = random_state
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor parameters, by name."""
-        return get_params(self)
-
-    def _validate_params(self) -> None:
-        check_architecture(self.get_params())
-        if self.pairs is not None:
-            if isinstance(self.pairs, str | bytes) or not isinstance(self.pairs, Sequence | np.ndarray) or len(self.pairs) == 0:
-                raise ValueError(f"pairs == {self.pairs!r}, must be None (nearest class) or a non-empty list of (a, b) digit pairs.")
-            for pair in self.pairs:
-                check_pair(pair, "pairs")
-        weights = self.weights
-        if (
-            isinstance(weights, str | bytes)
-            or not isinstance(weights, Sequence | np.ndarray)
-            or len(weights) == 0
-            or not all(isinstance(w, numbers.Real) and not isinstance(w, bool) and 0 < w < 1 for w in weights)
-        ):
-            raise ValueError(f"weights == {weights!r}, must be a non-empty list of numbers in (0, 1) (the share of b's code).")
-        if len(set(float(w) for w in weights)) != len(weights):
-            raise ValueError(f"weights == {list(weights)!r}, must not repeat a value.")
-        judges = check_judges(self.judges)
-        check_int("refine_steps", self.refine_steps, 0)
-        check_real("refine_rate", self.refine_rate, 0, 1, low_open=True, high_open=False)
-        check_real("refine_anchor", self.refine_anchor, 0, None, low_open=False)
-        if self.refine_steps > 0 and not judges:
-            raise ValueError(f"refine_steps == {self.refine_steps} needs judges to refine against; with judges == [] set refine_steps to 0.")
+    def checked_params(self) -> dict[str, Any]:
+        """Every parameter checked by its rule (judges as ``JudgeParams``), and refinement only with judges."""
+        params = super().checked_params()
+        check_refinement(params["refine_steps"], params["judges"])
+        return params
 
     # ------------------------------------------------------------------ fit
 
     def fit(self, images: np.ndarray, labels: np.ndarray) -> AmbiguousDigitGenerator:
-        """Train the autoencoder and fit the latent class geometry on real training digits; returns ``self``.
+        """Train the autoencoder and the judges and fit the latent class geometry on real training digits; returns ``self``.
 
         Parameters
         ----------
         images : uint8 (N, 28, 28) training digits, 0 = background.
         labels : int (N,) digits 0-9; every digit must occur at least twice.
         """
-        self._validate_params()
+        p = self.checked_params()
         images, labels = check_training_data(images, labels)
         counts = np.bincount(labels, minlength=10)
         scarce = [d for d in range(10) if counts[d] < 2]
         if scarce:
             raise ValueError(f"digit(s) {scarce} have fewer than 2 training images; the class geometry needs at least 2 of every digit.")
-        if len(images) - round(self.validation_fraction * len(images)) < 1:
-            raise ValueError(f"{len(images)} digits leave none to train on after validation_fraction == {self.validation_fraction}.")
         started = time.perf_counter()
         fit = train_vae(
             images,
             None,
-            latent_size=self.latent_size,
-            filters=tuple(self.filters),
-            hidden=self.hidden,
-            beta=self.beta,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            validation_fraction=self.validation_fraction,
-            seed=self.random_state,
+            latent_size=p["latent_size"],
+            filters=p["filters"],
+            hidden=p["hidden"],
+            beta=p["beta"],
+            epochs=p["epochs"],
+            batch_size=p["batch_size"],
+            learning_rate=p["learning_rate"],
+            validation_fraction=p["validation_fraction"],
+            seed=p["random_state"],
         )
         self.encoder_, self.decoder_ = fit.encoder, fit.decoder
         self.history_ = fit.history
@@ -290,8 +267,11 @@ class AmbiguousDigitGenerator:
         self.codes_ = encode_means(self.encoder_, images)
         self.code_labels_ = labels.astype(np.int16)
         self.code_rows_ = np.arange(len(images), dtype=np.int32)
-        self._fit_geometry()
-        self.judges_ = train_judges(images, labels, self.judges, self.random_state)
+        geometry = fit_geometry(self.codes_, self.code_labels_)
+        self.class_means_, self.precision_ = geometry.class_means, geometry.precision
+        self.class_precisions_, self.class_log_dets_ = geometry.class_precisions, geometry.class_log_dets
+        self.judges_ = train_judges(images, labels, p["judges"], p["random_state"])
+        self.partners_ = geometry.partners
         logger.info(
             "autoencoder and %d judges trained on %d digits (%d held out from the autoencoder) in %.1f s: "
             "train total %.2f nats/image; nearest partners %s",
@@ -300,32 +280,10 @@ class AmbiguousDigitGenerator:
         )
         return self
 
-    def _fit_geometry(self) -> None:
-        """Class means, class and pooled precisions, and nearest partners from ``codes_``."""
-        codes = self.codes_.astype(np.float64)
-        labels = self.code_labels_.astype(np.int64)
-        means = np.stack([codes[labels == c].mean(axis=0) for c in range(10)])
-        centred = codes - means[labels]
-        pooled = _regularised(centred.T @ centred / max(len(codes) - 10, 1))
-        per_class = [_regularised(np.cov(codes[labels == c], rowvar=False).reshape(len(pooled), len(pooled))) for c in range(10)]
-        self.class_means_ = means.astype(np.float32)
-        self.precision_ = np.linalg.inv(pooled)
-        self.class_precisions_ = np.stack([np.linalg.inv(c) for c in per_class])
-        self.class_log_dets_ = np.array([np.linalg.slogdet(c)[1] for c in per_class])
-        diff = means[:, None, :] - means[None, :, :]
-        between = np.einsum("abd,de,abe->ab", diff, self.precision_, diff)
-        np.fill_diagonal(between, np.inf)
-        self.partners_ = between.argmin(axis=1).astype(np.int16)
-
     def class_log_likelihoods(self, codes: np.ndarray) -> np.ndarray:
         """float64 (m, 10) ``log N(e; m_c, S_c)`` (up to a shared constant) of float (m, d) codes for each class c."""
         self._check_fitted()
-        diff = np.asarray(codes, dtype=np.float64)[:, None, :] - self.class_means_.astype(np.float64)[None, :, :]
-        return -0.5 * (np.einsum("mcd,cde,mce->mc", diff, self.class_precisions_, diff) + self.class_log_dets_)
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "partners_"):
-            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(images, labels) or {type(self).__name__}.load(path) first.")
+        return class_log_likelihoods(codes, self.class_means_, self.class_precisions_, self.class_log_dets_)
 
     # ------------------------------------------------------------------ sampling
 
@@ -408,14 +366,14 @@ class AmbiguousDigitGenerator:
     def _draw_pairs(self, n: int, digit: int | None, pair: Sequence[int] | None, rng: np.random.Generator) -> np.ndarray:
         """The class pairs of ``n`` draws under the rules of :meth:`sample`; int16 (n, 2)."""
         self._check_fitted()
-        self._validate_params()
-        check_int("n", n, 0)
+        self.checked_params()
+        Int(0).check(n, "n")
         if digit is not None:
-            check_int("digit", digit, 0, 9)
+            Int(0, 9).check(digit, "digit")
         if pair is not None:
-            a, b = check_pair(pair, "pair")
+            a, b = PAIR.check(pair, "pair")
             if digit is not None and digit != a:
-                raise ValueError(f"digit == {digit!r} and pair == {tuple(pair)!r} disagree: digit must be None or the pair's first class {a}.")
+                raise InputError(f"digit == {digit!r} and pair == {tuple(pair)!r} disagree: digit must be None or the pair's first class {a}.")
             return np.tile(np.array([a, b], dtype=np.int16), (n, 1))
         if digit is not None:
             return np.tile(np.array([digit, self.partners_[digit]], dtype=np.int16), (n, 1))
@@ -425,8 +383,9 @@ class AmbiguousDigitGenerator:
     def pair_choices(self) -> np.ndarray:
         """The pairs drawn when neither a digit nor a pair is asked for: ``pairs``, or each class with its nearest; int16 (P, 2)."""
         self._check_fitted()
-        if self.pairs is not None:
-            return np.array([check_pair(p, "pairs") for p in self.pairs], dtype=np.int16)
+        pairs = self.RULES["pairs"].check(self.pairs, "pairs")
+        if pairs is not None:
+            return np.array(pairs, dtype=np.int16)
         return np.stack([np.arange(10), self.partners_]).T.astype(np.int16)
 
     def series(
@@ -450,7 +409,7 @@ class AmbiguousDigitGenerator:
         if pairs.ndim != 2 or pairs.shape[1] != 2:
             raise ValueError(f"pairs must have shape (n, 2), got {pairs.shape}.")
         for pair in np.unique(pairs, axis=0):
-            check_pair(pair.tolist(), "pairs")
+            PAIR.check(pair.tolist(), "pairs")
         rng = np.random.default_rng(rng)
         weights = np.sort(np.asarray(self.weights, dtype=np.float64))
         steps = np.concatenate([[0.0], weights, [1.0]]) if ends else weights
@@ -491,10 +450,7 @@ class AmbiguousDigitGenerator:
     def encode(self, images: np.ndarray) -> np.ndarray:
         """Encoder means ``mu`` float32 (N, d) of uint8 (N, 28, 28) digits."""
         self._check_fitted()
-        images = np.asarray(images)
-        if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-            raise ValueError(f"images must be uint8 (N, 28, 28), got {images.dtype} {images.shape}.")
-        return encode_means(self.encoder_, images)
+        return encode_means(self.encoder_, check_digits(images))
 
     # ------------------------------------------------------------------ persistence
 
@@ -509,158 +465,52 @@ class AmbiguousDigitGenerator:
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write ``encoder.keras``, ``decoder.keras``, ``judge_<k>.keras``, ``model.npz`` and ``model.json`` into the folder ``path`` (replaced atomically).
+        """Write the model folder ``path`` (``encoder.keras``, ``decoder.keras``, ``judge_<k>.keras``, ``model.npz``, ``model.json``), replaced atomically.
 
         Same fitted state -> byte-identical files.
         """
         self._check_fitted()
-        judge_files = tuple(f"judge_{k}.keras" for k in range(len(self.judges_)))
-        files = ("encoder.keras", "decoder.keras", *judge_files, "model.npz")
-        with atomic_directory(path) as tmp:
-            save_keras(self.encoder_, tmp / "encoder.keras")
-            save_keras(self.decoder_, tmp / "decoder.keras")
-            for judge, name in zip(self.judges_, judge_files):
-                judge.save(tmp / name)
-            write_npz(
-                tmp / "model.npz",
-                {
-                    "codes": self.codes_,
-                    "code_labels": self.code_labels_,
-                    "code_rows": self.code_rows_,
-                    "class_means": self.class_means_,
-                    "precision": self.precision_,
-                    "class_precisions": self.class_precisions_,
-                    "class_log_dets": self.class_log_dets_,
-                    "partners": self.partners_,
-                },
-            )
-            description = {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "class": type(self).__name__,
-                "params": json_params(self.get_params()),
-                "sha256": {name: sha256_file(tmp / name) for name in files},
-                "fitted": self.summary(),
-                "versions": versions(),
-            }
-            write_json(tmp / "model.json", description)
+
+        def files(folder: Path) -> None:
+            save_keras(self.encoder_, folder / "encoder.keras")
+            save_keras(self.decoder_, folder / "decoder.keras")
+            for k, judge in enumerate(self.judges_):
+                judge.save(folder / f"judge_{k}.keras")
+            write_npz(folder / "model.npz", {name: getattr(self, f"{name}_") for name in ARRAYS})
+
+        model_folder.write(
+            path,
+            format=FORMAT,
+            format_version=FORMAT_VERSION,
+            cls=type(self).__name__,
+            params=self.checked_params(),
+            fitted=self.summary(),
+            versions=model_folder.versions(**keras_versions()),
+            files=files,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> AmbiguousDigitGenerator:
-        """Read a model folder written by :meth:`save`, checking its format and the files' SHA-256."""
+        """Read a model folder written by :meth:`save`, checking its format, its parameters and the files' SHA-256."""
         path = Path(path)
-        files = ("encoder.keras", "decoder.keras", "model.npz")
-        description = read_description(path, FORMAT, files, "train_autoencoder", FORMAT_VERSION)
-        judge_files = tuple(f"judge_{k}.keras" for k in range(len(description["params"]["judges"])))
-        read_description(path, FORMAT, judge_files, "train_autoencoder", FORMAT_VERSION)
-        params = dict(description["params"])
-        params["filters"] = tuple(params["filters"])
-        params["weights"] = tuple(params["weights"])
-        params["judges"] = check_judges(params["judges"])
-        if params["pairs"] is not None:
-            params["pairs"] = tuple(tuple(p) for p in params["pairs"])
-        model = cls(**params)
+        json_path = path / model_folder.MODEL_JSON
+        description = model_folder.read(
+            path, format=FORMAT, format_version=FORMAT_VERSION, cls=cls.__name__, stage="train_autoencoder",
+            files=("encoder.keras", "decoder.keras", "model.npz"), fitted=("history", "train_count", "validation_count"),
+            what="ambiguous-digit model",
+        )
+        model = cls.from_saved_params(description["params"], json_path, "train_autoencoder")
+        judge_files = [f"judge_{k}.keras" for k in range(len(model.judges))]
+        unlisted = [name for name in judge_files if name not in description["sha256"]]
+        if unlisted:
+            raise CorruptFileError(json_path, f"it records no SHA-256 of {unlisted}", "run `dvc repro train_autoencoder` to rebuild it")
         model.encoder_ = load_keras(path / "encoder.keras")
         model.decoder_ = load_keras(path / "decoder.keras")
         model.judges_ = [DigitClassifier.load(path / name) for name in judge_files]
-        with np.load(path / "model.npz", allow_pickle=False) as archive:
-            model.codes_ = archive["codes"]
-            model.code_labels_ = archive["code_labels"]
-            model.code_rows_ = archive["code_rows"]
-            model.class_means_ = archive["class_means"]
-            model.precision_ = archive["precision"]
-            model.class_precisions_ = archive["class_precisions"]
-            model.class_log_dets_ = archive["class_log_dets"]
-            model.partners_ = archive["partners"]
+        arrays = read_npz(path / "model.npz", ARRAYS, what="ambiguous-digit model arrays", remedy="run `dvc repro train_autoencoder`")
+        for name in ARRAYS:
+            setattr(model, f"{name}_", arrays[name])
         fitted = description["fitted"]
         model.history_ = fitted["history"]
         model.train_count_, model.validation_count_ = fitted["train_count"], fitted["validation_count"]
         return model
-
-
-def _regularised(covariance: np.ndarray) -> np.ndarray:
-    """``covariance`` plus a ridge of ``_RIDGE`` times its mean variance (and a floor), so that it inverts."""
-    size = len(covariance)
-    return covariance + (_RIDGE * np.trace(covariance) / size + 1e-12) * np.eye(size)
-
-
-def check_pair(pair: Any, name: str) -> tuple[int, int]:
-    """Return ``pair`` as ``(a, b)`` if it is two different digits 0-9, else raise a ValueError naming ``name``."""
-    valid = (
-        isinstance(pair, Sequence | np.ndarray)
-        and not isinstance(pair, str | bytes)
-        and len(pair) == 2
-        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in pair)
-    )
-    if valid:
-        a, b = int(pair[0]), int(pair[1])
-        valid = 0 <= a <= 9 and 0 <= b <= 9 and a != b
-    if not valid:
-        shown = [v.item() if isinstance(v, np.generic) else v for v in pair] if isinstance(pair, list | tuple | np.ndarray) else pair
-        raise ValueError(f"{name} == {shown!r}: a pair must be two different digits, each in 0..9.")
-    return a, b
-
-
-def generator_from_params(params: TrainAutoencoderParams) -> AmbiguousDigitGenerator:
-    """The unfitted generator of the ``train_autoencoder`` section of params.yaml."""
-    return AmbiguousDigitGenerator(
-        latent_size=params.latent_size,
-        filters=tuple(params.filters),
-        hidden=params.hidden,
-        beta=params.beta,
-        epochs=params.epochs,
-        batch_size=params.batch_size,
-        learning_rate=params.learning_rate,
-        validation_fraction=params.validation_fraction,
-        pairs=None if params.pairs is None else tuple(tuple(p) for p in params.pairs),
-        weights=tuple(params.weights),
-        judges=tuple({"filters": tuple(j.filters), "dense": j.dense, "epochs": j.epochs} for j in params.judges),
-        refine_steps=params.refine_steps,
-        refine_rate=params.refine_rate,
-        refine_anchor=params.refine_anchor,
-        random_state=params.seed,
-    )
-
-
-def make_bank(model: AmbiguousDigitGenerator, count: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """``count`` ambiguous digits (pairs drawn as :meth:`AmbiguousDigitGenerator.sample` with no digit) as a bank.
-
-    Returns
-    -------
-    dict: ``images`` uint8 (N, 28, 28), ``labels`` int16 (N, 2), ``weights``
-    float32 (N,), ``source_index`` int32 (N, 2), ``log_odds``, ``judge_smaller``
-    and ``shift`` float32 (N,) (see :class:`AmbiguousSamples`).
-    """
-    check_int("count", count, 1)
-    samples = model.generate(count, None, rng)
-    return {name: getattr(samples, name) for name in AmbiguousSamples.__dataclass_fields__}
-
-
-def preview_pairs(model: AmbiguousDigitGenerator, rows: int) -> np.ndarray:
-    """Pairs of a preview strip: :meth:`AmbiguousDigitGenerator.pair_choices`, cycled; int16 (rows, 2)."""
-    choices = model.pair_choices()
-    return choices[np.arange(rows) % len(choices)]
-
-
-def bank_summary(bank: dict[str, np.ndarray]) -> dict[str, Any]:
-    """JSON-ready statistics of an ambiguous bank: pairs, chosen weights, latent balance, the judges' reading and the refinement's shift.
-
-    ``judge_*`` entries are the judges' own view of the digits they refined
-    (the evaluation stage measures them with an independent classifier); they
-    are None without judges.
-    """
-    labels, weights, log_odds = bank["labels"], bank["weights"].astype(np.float64), np.abs(bank["log_odds"].astype(np.float64))
-    pairs, counts = np.unique(labels, axis=0, return_counts=True)
-    judged = bank["judge_smaller"].astype(np.float64)
-    judged_any = not np.all(np.isnan(judged))
-    return {
-        "judge_smaller_mean": float(judged.mean()) if judged_any else None,
-        "judge_fraction_smaller_at_least_quarter": float(np.mean(judged >= 0.25)) if judged_any else None,
-        "shift_mean": float(bank["shift"].astype(np.float64).mean()),
-        "count": int(len(labels)),
-        "pairs": {f"{a}-{b}": int(c) for (a, b), c in zip(pairs.tolist(), counts.tolist())},
-        "weight_mean": float(weights.mean()),
-        "weight_histogram": {f"{w:g}": int(c) for w, c in zip(*np.unique(np.round(weights, 4), return_counts=True))},
-        "abs_log_odds_median": float(np.median(log_odds)),
-        "fraction_abs_log_odds_below_1": float(np.mean(log_odds < 1)),
-    }

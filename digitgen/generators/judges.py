@@ -2,15 +2,13 @@
 
 Why judges
     Along a latent interpolation from a digit of class ``a`` to one of class
-    ``b``, a CNN's reading flips from ``a`` to ``b`` within about 0.03 of the
+    ``b``, a CNN's reading flips from ``a`` to ``b`` within a narrow band of the
     interpolation weight, and independently trained CNNs flip at different
-    places (measured on MNIST: a median spread of 0.01-0.06 per pair). A choice
-    rule that looks only at the autoencoder's latent geometry misses that
-    narrow band (17.8% of its digits were read as >= 0.25 of each class by the
-    evaluation classifier). An ensemble of independently trained CNNs locates
-    the band better, and moving the code until every judge reads the picture
-    as both classes at once gives digits that also look ambiguous to a CNN
-    the judges never saw.
+    places (the measured figures are in README.md). A choice rule that looks
+    only at the autoencoder's latent geometry misses that narrow band. An
+    ensemble of independently trained CNNs locates the band better, and
+    moving the code until every judge reads the picture as both classes at
+    once gives digits that also look ambiguous to a CNN the judges never saw.
 
 What they are
     Each judge is a :func:`digitgen.classifier.build_model` CNN trained with
@@ -33,26 +31,20 @@ Refinement
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import numbers
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from digitgen.classifier import DigitClassifier, train_classifier
-from digitgen.params.train_autoencoder import TrainAutoencoderParams
+from digitgen.params.train_autoencoder import JudgeParams
 from digitgen.params.train_classifier import TrainClassifierParams
 
 logger = logging.getLogger(__name__)
 
-#: Keys of one judge's description, with what each allows.
-JUDGE_KEYS = ("filters", "dense", "epochs")
-#: Default ensemble (params.yaml's default): three small CNNs and two of the evaluation classifier's size, 2 epochs each.
-DEFAULT_JUDGES = tuple(dataclasses.asdict(judge) for judge in TrainAutoencoderParams().judges)
 #: Digits refined per compiled Adam loop (memory ~ block x judges x activations).
 REFINE_BLOCK = 1000
 # Adam's constants (Kingma & Ba; Keras' defaults).
@@ -61,38 +53,13 @@ _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-7
 _TINY = 1e-7
 
 
-def check_judges(judges: Any) -> tuple[dict[str, Any], ...]:
-    """Return ``judges`` as a tuple of ``{"filters": tuple, "dense": int, "epochs": int}``, or raise a ValueError naming the entry."""
-    if isinstance(judges, str | bytes | Mapping) or not isinstance(judges, Sequence):
-        raise ValueError(f"judges == {judges!r}, must be a list of judges like {{'filters': [16, 32], 'dense': 64, 'epochs': 2}} (or empty).")
-    checked = []
-    for index, judge in enumerate(judges):
-        name = f"judges[{index}]"
-        if not isinstance(judge, Mapping) or sorted(judge) != sorted(JUDGE_KEYS):
-            raise ValueError(f"{name} == {judge!r}, must be a mapping with exactly the keys {list(JUDGE_KEYS)}.")
-        filters = judge["filters"]
-        if (
-            isinstance(filters, str | bytes)
-            or not isinstance(filters, Sequence | np.ndarray)
-            or not 1 <= len(filters) <= 4
-            or not all(isinstance(f, numbers.Integral) and not isinstance(f, bool) and f >= 1 for f in filters)
-        ):
-            raise ValueError(f"{name}.filters == {filters!r}, must list 1 to 4 convolution widths, each >= 1.")
-        for key in ("dense", "epochs"):
-            value = judge[key]
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}.{key} == {value!r}, must be an integer >= 1.")
-        checked.append({"filters": tuple(int(f) for f in filters), "dense": int(judge["dense"]), "epochs": int(judge["epochs"])})
-    return tuple(checked)
-
-
 def judge_seed(seed: int, index: int) -> int:
     """Training seed of judge ``index`` of a generator seeded with ``seed``: a 32-bit draw of ``SeedSequence([seed, 3, index])``."""
     return int(np.random.SeedSequence([seed, 3, index]).generate_state(1)[0])
 
 
-def train_judges(images: np.ndarray, labels: np.ndarray, judges: Sequence[Mapping[str, Any]], seed: int) -> list[DigitClassifier]:
-    """Train one CNN per entry of ``judges`` (see :func:`check_judges`) on all of ``images``, deterministically.
+def train_judges(images: np.ndarray, labels: np.ndarray, judges: Sequence[JudgeParams], seed: int) -> list[DigitClassifier]:
+    """Train one CNN per entry of ``judges`` (``train_autoencoder.judges``, checked) on all of ``images``, deterministically.
 
     Parameters
     ----------
@@ -106,16 +73,16 @@ def train_judges(images: np.ndarray, labels: np.ndarray, judges: Sequence[Mappin
     list of :class:`~digitgen.classifier.DigitClassifier`, in the order of ``judges``.
     """
     trained = []
-    for index, judge in enumerate(check_judges(judges)):
+    for index, judge in enumerate(judges):
         started = time.perf_counter()
         params = TrainClassifierParams(
-            seed=judge_seed(seed, index), epochs=judge["epochs"], filters=judge["filters"], dense=judge["dense"], validation_fraction=0.0
+            seed=judge_seed(seed, index), epochs=judge.epochs, filters=judge.filters, dense=judge.dense, validation_fraction=0.0
         )
         result = train_classifier(images, labels, params)
         trained.append(result.classifier)
         logger.info(
             "judge %d/%d (filters %s, dense %d, %d epochs) trained in %.1f s: training accuracy %.4f",
-            index + 1, len(judges), list(judge["filters"]), judge["dense"], judge["epochs"],
+            index + 1, len(judges), list(judge.filters), judge.dense, judge.epochs,
             time.perf_counter() - started, result.history["accuracy"][-1],
         )
     return trained

@@ -31,12 +31,14 @@ def _default_judges() -> tuple[JudgeParams, ...]:
 #: The default ensemble: three small CNNs and two of the evaluation classifier's size, 2 epochs each.
 DEFAULT_JUDGES = _default_judges()
 _DIGIT = Int(0, 9)
+#: Rule of one class pair ``(a, b)``: a ``pairs`` entry, and the ``pair`` asked of the generator or the CLI.
+PAIR = ListOf(_DIGIT, 2, 2, unique=True, allowed="must be two different digits, each in 0..9")
 
 #: Rules of the in-between method, shared with :class:`digitgen.generators.ambiguous.AmbiguousDigitGenerator`.
 AMBIGUOUS_RULES = {
     **VAE_RULES,
     "pairs": Nullable(
-        ListOf(ListOf(_DIGIT, 2, 2, unique=True, allowed="must be two different digits, each in 0..9"), 1),
+        ListOf(PAIR, 1),
         allowed="must be null (each digit with its nearest class) or list at least one [a, b] pair of different digits",
     ),
     "weights": ListOf(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import os
@@ -62,7 +63,8 @@ def repo(tmp_path, mnist_arrays):
     tiny_vae = {"latent_size": 4, "filters": [4, 8], "hidden": 16, "epochs": 1, "batch_size": 32}
     params["train_cvae"].update(tiny_vae, bank_per_digit=10, mosaic_columns=5)
     tiny_judges = [{"filters": [4], "dense": 8, "epochs": 1}, {"filters": [4, 8], "dense": 8, "epochs": 1}]
-    params["train_autoencoder"].update(tiny_vae, judges=tiny_judges, refine_steps=3, count=20, previews=3)
+    # a copy: one list object in two places would be written as a YAML alias, which params files refuse
+    params["train_autoencoder"].update(copy.deepcopy(tiny_vae), judges=tiny_judges, refine_steps=3, count=20, previews=3)
     params["latent_report"].update(tsne_samples=40, perplexity=5)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 

@@ -49,7 +49,8 @@ def _keep(windows: np.ndarray, top: np.ndarray, bottom: np.ndarray, left: np.nda
     r = np.arange(DIGIT_SIZE)
     rows = (r[None, :] >= top[:, None]) & (r[None, :] < bottom[:, None])
     cols = (r[None, :] >= left[:, None]) & (r[None, :] < right[:, None])
-    windows *= rows[:, :, None] & cols[:, None, :]
+    windows *= rows[:, :, None]  # two broadcast passes: no (K, 28, 28) mask is built
+    windows *= cols[:, None, :]
     return windows
 
 
@@ -109,6 +110,20 @@ def centre_crops(crops: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         windows = _windows(crops[start:stop], np.arange(stop - start), -shift_y, -shift_x)
         out[start:stop] = _keep(windows, shift_y, shift_y + heights[start:stop], shift_x, shift_x + widths[start:stop])
     return out
+
+
+def same_crops(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """bool (K,): whether uint8 (K, 28, 28) crops ``a`` and ``b`` are equal, byte for byte (compared 8 bytes at a time)."""
+    return (_words(a) == _words(b)).all(axis=1)
+
+
+def covers(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """bool (K,): whether every pixel of crop ``a`` is at least that of crop ``b`` (``b``'s ink is all inside ``a``)."""
+    return (_words(np.minimum(a, b)) == _words(b)).all(axis=1)
+
+
+def _words(crops: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(crops).reshape(len(crops), DIGIT_SIZE * DIGIT_SIZE).view(np.uint64)
 
 
 def digit_crops_of(images: np.ndarray, extents: np.ndarray | None = None) -> np.ndarray:

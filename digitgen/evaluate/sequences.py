@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +33,9 @@ from digitgen.evaluate.crops import (
     CropHashes,
     canonical_crops,
     centre_crops,
+    covers,
     digit_crops_of,
+    same_crops,
 )
 from digitgen.evaluate.readings import Classify
 from digitgen.io import read_npz
@@ -97,16 +102,19 @@ class SplitResult:
 
 
 class _Problems:
-    """Counts contract violations and keeps the first :data:`MAX_MESSAGES` messages."""
+    """Counts contract violations and keeps them in order; :attr:`messages` shows the first :data:`MAX_MESSAGES`."""
 
     def __init__(self) -> None:
         self.count = 0
-        self.messages: list[str] = []
+        self.entries: list[tuple[str, int]] = []
 
     def add(self, message: str, count: int = 1) -> None:
         self.count += count
-        if len(self.messages) < MAX_MESSAGES:
-            self.messages.append(message if count == 1 else f"{message} ({count} cases)")
+        self.entries.append((message, count))
+
+    @property
+    def messages(self) -> list[str]:
+        return [message if count == 1 else f"{message} ({count} cases)" for message, count in self.entries[:MAX_MESSAGES]]
 
     def check(self, bad: np.ndarray, what: str, shard: str, seq: np.ndarray | None = None, slot: np.ndarray | None = None) -> None:
         """Record ``what`` if any element of the boolean array ``bad`` is set.
@@ -153,6 +161,7 @@ def check_split(
     *,
     training: CropHashes | None = None,
     duplicates: np.ndarray | None = None,
+    workers: int | None = None,
 ) -> SplitResult:
     """Check one split of a sequence dataset against its contract and classify its digits.
 
@@ -168,6 +177,8 @@ def check_split(
         digits must not equal any of them.
     duplicates : bool (len(pools['real'].images),): real test digits whose crop equals a
         training digit's in MNIST itself; their copies are counted as ``mnist_duplicates``, not leaks.
+    workers : threads reading and checking shards at once (default: the cores available); the
+        result does not depend on it (shards are merged in order), memory grows with it (a shard each).
 
     Returns
     -------
@@ -187,6 +198,7 @@ def check_split(
         raise FileNotFoundError(f"{split_dir} holds no {contract.SHARD_GLOB} files.")
     timings: dict[str, float] = {"looked_up": 0, "classified": 0}
     clock = _Clock(timings)
+    workers = max(1, min(workers if workers is not None else len(os.sched_getaffinity(0)), len(shard_paths)))
     problems = _Problems()
     info, found = contract.read_info(split_dir / "info.json")
     for message in found:
@@ -199,50 +211,41 @@ def check_split(
     leaks: list[str] = []
     manifest: list[dict[str, np.ndarray]] = []
     preview: dict[str, list] = {"images": [], "boxes": [], "labels": []}
-    for number, path in enumerate(shard_paths):
-        if path.name != contract.shard_file(number):
-            problems.add(f"{path.name}: shards must be numbered shard-00000.npz, shard-00001.npz, ... without gaps (expected {contract.shard_file(number)})")
-        try:
-            arrays = read_npz(path, what="shard", remedy="re-run `dvc repro sequences` or `dvc checkout`")
-            clock.lap("read")
-            layout = contract.check_shard(arrays, path.name)
-        except InputError as error:  # a corrupt file or a broken format: nothing more to check in this shard
-            problems.add(str(error).rstrip("."))
+    examine = partial(_examine, split=split, pools=pools, training=training, duplicates=duplicates)
+    for report in _ordered_map(examine, list(enumerate(shard_paths)), workers):
+        for key in ("read", "checks", "leaks"):
+            timings[key] = timings.get(key, 0.0) + report.seconds.get(key, 0.0)
+        for message, count in report.before.entries:
+            problems.add(message, count)
+        if report.layout is None:
             continue
-        for message in contract.agreement_problems(layout, path.name, expected_width, expected_length):
+        arrays, layout, shard, name = report.arrays, report.layout, report.shard, report.name
+        for message in contract.agreement_problems(layout, name, expected_width, expected_length):
             problems.add(message)
         expected_width = expected_width or layout.width
         expected_length = expected_length or layout.max_length
-        shard = _check_shard(path.name, arrays, layout, split, pools, problems)
-        manifest.append(contract.manifest_columns(arrays, path.name, total))
-        clock.lap("checks")
-
-        take = (total + shard.seq) < params.sequences_checked
+        for message, count in report.problems.entries:
+            problems.add(message, count)
+        clock.last = time.perf_counter()
+        manifest.append(contract.manifest_columns(arrays, name, total))
         if training is not None:
-            found = training.find(shard.crops)
-            claimed = shard.index
-            dup = np.zeros(len(found), bool) if duplicates is None else duplicates[np.clip(claimed, 0, len(duplicates) - 1)]
-            leaked = (found >= 0) & ~dup
-            duplicate_count += int(np.count_nonzero((found >= 0) & dup))
-            leak_count += int(leaked.sum())
-            leaks.extend(
-                f"{path.name}: row {shard.seq[i]} digit {shard.slot[i]}: leak: its pixels equal training digit {found[i]}"
-                for i in np.flatnonzero(leaked)[: MAX_MESSAGES - len(leaks)]
-            )
-            clock.lap("leaks")
+            duplicate_count += report.duplicates
+            leak_count += report.leaks
+            leaks.extend(report.leak_messages[: MAX_MESSAGES - len(leaks)])
+        take = (total + shard.seq) < params.sequences_checked
         if take.any():
             predicted = _read_crops(shard, take, classify, timings)
             overlapping = _overlaps_neighbour(arrays["boxes"], shard.active)[shard.seq, shard.slot]
             names = layout.source_names
             sources = np.array([names[s] if 0 <= s < len(names) else "?" for s in shard.source[take].tolist()], dtype=object)
             checked.append((total + shard.seq[take], shard.slot[take], shard.labels[take], predicted, sources, overlapping[take]))
-            clock.lap("classify")
         wanted = max(0, min(layout.count, params.sequence_previews - total))
         if wanted:
             for key, parts in preview.items():
                 parts.append(arrays[key][:wanted])
         total += layout.count
         digits += int(shard.active.sum())
+        clock.lap("classify")
 
     for message, count in contract.manifest_problems(split_dir / "manifest.csv", manifest):
         problems.add(message, count)
@@ -282,6 +285,74 @@ def check_split(
         metrics["leaks"] = leak_count
         metrics["mnist_duplicates"] = duplicate_count
     return SplitResult(split, metrics, (problems.messages + leaks)[:MAX_MESSAGES], labels, predicted, preview_arrays, timings)
+
+
+@dataclass
+class _ShardReport:
+    """What :func:`_examine` found in one shard, before it is merged in shard order."""
+
+    name: str
+    before: _Problems  # naming and reading problems
+    arrays: dict | None = None
+    layout: contract.ShardLayout | None = None
+    shard: _CheckedShard | None = None
+    problems: _Problems = field(default_factory=_Problems)
+    leaks: int = 0
+    duplicates: int = 0
+    leak_messages: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _examine(
+    item: tuple[int, Path], *, split: str, pools: Mapping[str, Pool], training: CropHashes | None, duplicates: np.ndarray | None
+) -> _ShardReport:
+    """Everything about one shard that does not depend on the shards before it (run in a worker thread)."""
+    number, path = item
+    report = _ShardReport(path.name, _Problems())
+    if path.name != contract.shard_file(number):
+        report.before.add(f"{path.name}: shards must be numbered shard-00000.npz, shard-00001.npz, ... without gaps (expected {contract.shard_file(number)})")
+    clock = _Clock(report.seconds)
+    try:
+        arrays = read_npz(path, what="shard", remedy="re-run `dvc repro sequences` or `dvc checkout`")
+        clock.lap("read")
+        layout = contract.check_shard(arrays, path.name)
+    except InputError as error:  # a corrupt file or a broken format: nothing more to check in this shard
+        report.before.add(str(error).rstrip("."))
+        return report
+    report.arrays, report.layout = arrays, layout
+    report.shard = shard = _check_shard(path.name, arrays, layout, split, pools, report.problems)
+    clock.lap("checks")
+    if training is not None:
+        found = training.find(shard.crops)
+        dup = np.zeros(len(found), bool) if duplicates is None else duplicates[np.clip(shard.index, 0, len(duplicates) - 1)]
+        leaked = (found >= 0) & ~dup
+        report.duplicates = int(np.count_nonzero((found >= 0) & dup))
+        report.leaks = int(leaked.sum())
+        report.leak_messages = [
+            f"{path.name}: row {shard.seq[i]} digit {shard.slot[i]}: leak: its pixels equal training digit {found[i]}"
+            for i in np.flatnonzero(leaked)[:MAX_MESSAGES]
+        ]
+        clock.lap("leaks")
+    return report
+
+
+def _ordered_map(function, items: list, workers: int) -> Iterator:
+    """``map(function, items)`` on ``workers`` threads, in order, with at most ``workers + 1`` results waiting.
+
+    numpy and zlib release the GIL for the bulk of a shard's work, so threads
+    share it across cores; the bound keeps memory at a few shards.
+    """
+    if workers <= 1:
+        yield from map(function, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="shard") as pool:
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(function, item))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 @dataclass(frozen=True)
@@ -350,10 +421,9 @@ def _check_shard(
         mismatch = (box[:, 2] - box[:, 0] != ext[:, 2] - ext[:, 0]) | (box[:, 1] != ext[:, 1]) | (box[:, 3] != ext[:, 3])
         problems.check(mismatch, f"box does not match the ink extent of {source_name!r}'s digit at its source_index", name, seq[mine], slot[mine])
         # Pixels: the box holds at least the source digit's ink (neighbours merge with max).
-        own = pool.crops[rows]
-        covered = (crops[mine] >= own).all(axis=(1, 2))
-        problems.check(~mismatch & ~covered, f"pixels do not hold {source_name!r}'s digit at its source_index", name, seq[mine], slot[mine])
-        same = ~mismatch & (crops[mine] == own).all(axis=(1, 2))
+        own, seen = pool.crops[rows], crops if len(mine) == len(crops) else crops[mine]
+        problems.check(~mismatch & ~covers(seen, own), f"pixels do not hold {source_name!r}'s digit at its source_index", name, seq[mine], slot[mine])
+        same = ~mismatch & same_crops(seen, own)
         exact[mine] = same
         if pool.readings is not None:
             reading[mine[same]] = pool.readings[rows[same]]

@@ -307,3 +307,19 @@ def test_a_shard_whose_labels_disagree_with_its_images_is_named(dataset, arrays,
     corrupt(dataset, "labels", lambda a: a[:5])
     result = check(dataset, arrays, classifier, "test")
     assert any("shard-00001.npz: labels has shape (5, 4), expected (14, 4)" in m for m in result.messages), result.messages
+
+
+def test_the_result_does_not_depend_on_the_number_of_threads(dataset, arrays, classifier):
+    corrupt(dataset, "labels", lambda a: np.where(a < 0, 0, a).astype(np.int16))  # some problems, so message order matters
+    training = cr.CropHashes(cr.digit_crops_of(arrays["x_train"]))
+    results = [
+        sq.check_split(dataset / "test", "test", pools(arrays, "test"), rd.classify_with(classifier), seq_params(), training=training, workers=n)
+        for n in (1, 2, 3)
+    ]
+    for other in results[1:]:
+        assert json.dumps(other.metrics, sort_keys=True) == json.dumps(results[0].metrics, sort_keys=True)
+        assert other.messages == results[0].messages
+        np.testing.assert_array_equal(other.predicted, results[0].predicted)
+        for key in results[0].preview:
+            np.testing.assert_array_equal(other.preview[key], results[0].preview[key])
+    assert results[0].metrics["contract_errors"] >= 1

@@ -10,6 +10,12 @@ are cut out by their boxes, centred (:mod:`digitgen.evaluate.crops`) and
 classified: a crop equal to its source digit's own crop takes that digit's
 reading (:mod:`digitgen.evaluate.readings`), any other crop goes through the
 classifier, so the result is the classifier's reading of every crop.
+
+Shards are read and checked on threads (:func:`_examine`) and merged in shard
+order (:func:`check_split`), so counts and messages do not depend on the
+number of threads. The module is about 450 lines because those two halves
+and the problem record they share are one check: the order of its rules is
+the order of its messages.
 """
 
 from __future__ import annotations

@@ -246,16 +246,18 @@ def read_npz(
     what: str = "NPZ file",
     remedy: str = "re-run `dvc repro` or `dvc checkout`",
     max_bytes: int = MAX_ARRAY_BYTES,
+    data: bytes | None = None,
 ) -> dict[str, np.ndarray]:
     """The arrays of an NPZ file, read without pickle and with sizes checked before allocation.
 
     Parameters
     ----------
-    path : the ``.npz`` file.
+    path : the ``.npz`` file (with ``data``: only its name or URL, for messages).
     keys : arrays to read (all when None); a missing one is an error naming the file and the keys found.
     what : what the file is, for messages (``"bank"``, ``"shard"``, ...).
     remedy : how to get a good file back, for messages.
     max_bytes : largest array allowed, in bytes.
+    data : the file's bytes, when they were read elsewhere (e.g. from an fsspec URL).
 
     Raises
     ------
@@ -267,11 +269,12 @@ def read_npz(
         Not a zip archive, truncated, a bad CRC, a damaged array header, or an
         array whose declared size differs from the bytes the archive holds.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {str(path)!r} does not exist{' (it is a folder)' if path.is_dir() else ''}; {remedy}.")
+    if data is None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{what} {str(path)!r} does not exist{' (it is a folder)' if path.is_dir() else ''}; {remedy}.")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(path if data is None else io.BytesIO(data)) as archive:
             members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
             wanted = list(members) if keys is None else list(keys)
             missing = [key for key in wanted if key not in members]

@@ -1,22 +1,26 @@
 """Stream a sequence dataset's NPZ shards back as numpy batches or a ``tf.data.Dataset``.
 
 One shard is held in memory at a time, so a dataset of any size streams in
-bounded memory, from a local folder or any fsspec URL.
+bounded memory, from a local folder or any fsspec URL. Every shard is checked
+against the contract (:mod:`digitgen.contract`: each key, its dtype, its
+dimensions and their agreement, and the same width and slots as the first
+shard) before any of its rows is yielded; an error names the shard.
 """
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 
 import numpy as np
 
+from digitgen import contract
 from digitgen.constants import SPLIT_NAMES
+from digitgen.io import read_npz
 from digitgen.storage import list_files, read_bytes
 
 #: Arrays yielded per batch.
-BATCH_KEYS = ("images", "labels", "lengths", "boxes", "sources", "source_index")
+BATCH_KEYS = contract.BATCH_KEYS
 
 
 class SequenceLoader:
@@ -27,23 +31,45 @@ class SequenceLoader:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
-        self.shards = list_files(self.split_location, "shard-*.npz")
+        self.shards = list_files(self.split_location, contract.SHARD_GLOB)
         if not self.shards:
             raise FileNotFoundError(
-                f"no NPZ shards (shard-*.npz) in {self.split_location!r}; run `dvc repro sequences` "
+                f"no NPZ shards ({contract.SHARD_GLOB}) in {self.split_location!r}; run `dvc repro sequences` "
                 f"(or `dvc pull`), or check the path and that sequences.formats includes 'npz'."
             )
-        with np.load(io.BytesIO(read_bytes(self.shards[0])), allow_pickle=False) as first:
-            self.image_shape = tuple(first["images"].shape[1:])
-            self.max_length = int(first["labels"].shape[1])
+        self.layout: contract.ShardLayout | None = None
+        self.read_shard(0)
+        self.image_shape = (self.layout.height, self.layout.width)
+        self.max_length = self.layout.max_length
+
+    def read_shard(self, number: int) -> dict[str, np.ndarray]:
+        """The batch arrays of shard ``number``, checked against the contract and against the first shard.
+
+        Raises
+        ------
+        digitgen.errors.ContractError
+            A missing key, a wrong dtype or number of dimensions, sizes that
+            disagree between keys or with the first shard; the message names the shard.
+        digitgen.errors.CorruptFileError
+            A truncated or damaged file.
+        """
+        location = self.shards[number]
+        arrays = read_npz(location, contract.SHARD_KEYS, what="shard", remedy="re-run `dvc repro sequences` or `dvc pull`",
+                          data=read_bytes(location))
+        layout = contract.check_shard(arrays, location)
+        if self.layout is None:
+            self.layout = layout
+        problems = contract.agreement_problems(layout, location, self.layout.width, self.layout.max_length, f"as in {self.shards[0]}")
+        if problems:
+            raise contract.ContractError(problems[0])
+        return {key: arrays[key] for key in BATCH_KEYS}
 
     def __iter__(self) -> Iterator[dict[str, np.ndarray]]:
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(len(self.shards)) if self.shuffle else range(len(self.shards))
         carry: dict[str, np.ndarray] | None = None
         for shard_number in order:
-            with np.load(io.BytesIO(read_bytes(self.shards[shard_number])), allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in BATCH_KEYS}
+            arrays = self.read_shard(int(shard_number))
             if self.shuffle:
                 rows = rng.permutation(len(arrays["images"]))
                 arrays = {key: value[rows] for key, value in arrays.items()}
@@ -98,6 +124,12 @@ def load_sequences(
         (b, L_max), ``lengths`` int16 (b,), ``boxes`` int16 (b, L_max, 4),
         ``sources`` int8 (b, L_max), ``source_index`` int32 (b, L_max).
         ``.to_tf_dataset()`` gives the same as a ``tf.data.Dataset``.
+
+    Raises
+    ------
+    digitgen.errors.ContractError
+        While iterating (and for the first shard, at once): a shard that breaks
+        the contract; the message names it.
     """
     if split not in SPLIT_NAMES:
         raise ValueError(f"split == {split!r}, must be one of {list(SPLIT_NAMES)}.")

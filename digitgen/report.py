@@ -1,4 +1,14 @@
-"""The self-contained HTML report of every digit source and dataset (built from metric files and pictures)."""
+"""The self-contained HTML report of every digit source and dataset (built from metric files and pictures).
+
+Everything shown comes from the files given: metric names, the ambiguous
+digits' ``balanced_threshold`` and ``balanced_target`` (recorded in
+``banks.json``) and table columns (read from each CSV's header). This module
+imports no evaluation code.
+
+It is longer than the other modules (about 530 lines) because it is one page:
+its style sheet, an inline SVG line chart, the confusion and pair tables and
+the page's sections; none of it is used anywhere else.
+"""
 
 from __future__ import annotations
 
@@ -202,58 +212,63 @@ def _confusion_html(counts: np.ndarray) -> str:
     )
 
 
+#: Columns the pair card needs in ``ambiguous/<source>.csv`` (read by name, in any order).
+_PAIR_FIELDS = {"count": int, "mass": float, "smaller": float, "balanced": float}
+
+
 def _pairs_from_csv(path: Path) -> dict | None:
     """``"a-b"`` -> ``count``, ``mass``, ``smaller``, ``balanced`` from the evaluation's pair table, or None.
 
-    None when the file is missing or its header is not ``pair,count,mass,smaller,balanced``
-    (:data:`digitgen.evaluate.PAIR_COLUMNS`), e.g. a table written before ``balanced`` existed.
+    Columns are found by the names in the table's header (``pair`` and
+    :data:`_PAIR_FIELDS`); None when the file is missing or lacks one of them,
+    e.g. a table written before ``balanced`` existed.
     """
-    from digitgen.evaluate import (
-        PAIR_COLUMNS,  # here, not at the top: generators import this module
-    )
-
     if not path.is_file():
         return None
     header, rows = _read_csv(path)
-    if header != list(PAIR_COLUMNS):
+    if "pair" not in header or any(name not in header for name in _PAIR_FIELDS):
         return None
-    return {
-        row[0]: {"count": int(row[1]), "mass": float(row[2]), "smaller": float(row[3]), "balanced": float(row[4])}
-        for row in rows
-    }
+    at = {name: header.index(name) for name in ("pair", *_PAIR_FIELDS)}
+    return {row[at["pair"]]: {name: kind(row[at[name]]) for name, kind in _PAIR_FIELDS.items()} for row in rows}
 
 
 def _pairs_html(pairs: Mapping[str, Mapping], overall: Mapping | None = None) -> str:
     """A 10x10 table of ambiguous pairs ``"a-b"``: mass on the pair above the diagonal, the smaller probability below.
 
-    Each cell's tooltip gives the pair's image count and balanced share; ``overall`` (the source's
-    ``ambiguous`` metrics from ``banks.json``), when given with ``balanced``, adds a line with the
-    overall balanced share against the target.
+    Each cell's tooltip gives the pair's image count and balanced share.
+    ``overall`` is the source's ``ambiguous`` metrics from ``banks.json``: with
+    ``balanced`` it adds a line with the overall balanced share; the threshold
+    (``balanced_threshold``) and the target (``balanced_target``) are shown as
+    recorded there, and left out when the file does not record them.
     """
-    from digitgen.evaluate import BALANCED_SMALLER, BALANCED_TARGET
-
+    overall = overall or {}
+    threshold, target = overall.get("balanced_threshold"), overall.get("balanced_target")
+    rule = f" (smaller ≥ {threshold:g})" if threshold is not None else ""
     cells = [["" for _ in range(10)] for _ in range(10)]
     for key, value in pairs.items():
         a, b = (int(part) for part in key.split("-"))
-        tip = f"pair {a}-{b}: {value['count']} images, {value['balanced']:.0%} balanced (smaller ≥ {BALANCED_SMALLER:g})"
+        tip = f"pair {a}-{b}: {value['count']} images, {value['balanced']:.0%} balanced{rule}"
         cells[min(a, b)][max(a, b)] = f'<td style="background:rgba(31,119,180,{value["mass"]:.3f})" title="{tip}">{value["mass"]:.2f}</td>'
         if a != b:
             cells[max(a, b)][min(a, b)] = f'<td style="background:rgba(44,160,44,{min(1.0, 2 * value["smaller"]):.3f})" title="{tip}">{value["smaller"]:.2f}</td>'
     head = "".join(f"<th>{d}</th>" for d in range(10))
     body = "".join(f"<tr><th>{r}</th>" + "".join(c or "<td></td>" for c in row) + "</tr>" for r, row in enumerate(cells))
-    share = (overall or {}).get("balanced")
+    share = overall.get("balanced")
     summary = ""
     if share is not None:
-        verdict = "met" if share >= BALANCED_TARGET else '<span class="bad">not met</span>'
-        summary = (
-            f"<p>Balanced (smaller probability ≥ {BALANCED_SMALLER:g}): {share:.1%} of the samples; "
-            f"target ≥ {BALANCED_TARGET:.0%}: {verdict}.</p>"
-        )
+        what = f"Balanced (smaller probability ≥ {threshold:g})" if threshold is not None else "Balanced"
+        summary = f"<p>{what}: {share:.1%} of the samples"
+        if target is not None:
+            verdict = "met" if share >= target else '<span class="bad">not met</span>'
+            summary += f"; target ≥ {target:.0%}: {verdict}"
+        summary += ".</p>"
+    balanced_note = (
+        f"<br>Balanced: share of images whose smaller probability is ≥ {threshold:g} (in each cell's tooltip)." if threshold is not None else ""
+    )
     return (
         f'<table class="pairs"><tr><th></th>{head}</tr>{body}</table>{summary}'
         '<p class="note">Above the diagonal: mean probability mass on the pair (ideal 1).<br>'
-        "Below: mean of the smaller of the two probabilities (ideal 0.5 for a true blend).<br>"
-        f"Balanced: share of images whose smaller probability is ≥ {BALANCED_SMALLER:g} (in each cell's tooltip).</p>"
+        f"Below: mean of the smaller of the two probabilities (ideal 0.5 for a true blend).{balanced_note}</p>"
     )
 
 
@@ -264,10 +279,12 @@ def _read_csv(path) -> tuple[list[str], list[list[str]]]:
 
 
 def _confusion_from_csv(path) -> np.ndarray | None:
+    """Counts of a table with columns ``actual`` and ``predicted`` (found by name), or None without them."""
     header, rows = _read_csv(path)
-    if header[:2] != ["actual", "predicted"] or not rows:
+    if "actual" not in header or "predicted" not in header or not rows:
         return None
-    data = np.array([[int(r[0]), int(r[1])] for r in rows], np.int64)
+    actual, predicted = header.index("actual"), header.index("predicted")
+    data = np.array([[int(r[actual]), int(r[predicted])] for r in rows], np.int64)
     return confusion_matrix(data[:, 0], data[:, 1])
 
 
@@ -302,7 +319,8 @@ def _training_curves(path, title: str) -> str:
 def build_report(
     *,
     metrics: Sequence[str | os.PathLike] = (),
-    evaluation: str | os.PathLike | None = None,
+    bank_plots: str | os.PathLike | None = None,
+    sequence_plots: str | os.PathLike | None = None,
     history: str | os.PathLike | None = None,
     figures: Sequence[str | os.PathLike] = (),
     title: str,
@@ -315,10 +333,11 @@ def build_report(
     metrics : metric JSON files. ``classifier.json``, ``banks.json`` and
         ``datasets.json`` (the evaluation's) get their own sections; any other
         file is shown as a table under its name.
-    evaluation : the evaluate stage's plots folder: ``mosaics/<source>.png``,
-        ``confusion/<source>.csv`` and ``confusion/sequences-<split>.csv``
-        (columns actual, predicted), ``memorisation/<source>.csv``,
-        ``ambiguous/<source>.csv``, ``sequences/<split>.png``.
+    bank_plots : the ``evaluate_banks`` stage's plots folder: ``mosaics/<source>.png``,
+        ``confusion/<source>.csv`` (columns actual, predicted), ``memorisation/<source>.csv``,
+        ``ambiguous/<source>.csv``.
+    sequence_plots : the ``evaluate_sequences`` stage's plots folder:
+        ``confusion/sequences-<split>.csv``, ``sequences/<split>.png``.
     history : the classifier's per-epoch CSV (column ``epoch`` first).
     figures : any other plots: PNG and SVG files are embedded (clustering,
         t-SNE, mosaics of other stages); CSV files are drawn as line charts of
@@ -341,25 +360,29 @@ def build_report(
     for path in [*metrics, *figures, *(p for p in (history,) if p is not None)]:
         if not Path(path).is_file():
             raise FileNotFoundError(f"report input {str(path)!r} does not exist; run `dvc repro` to make it.")
-    if evaluation is not None and not Path(evaluation).is_dir():
-        raise FileNotFoundError(f"evaluation plots folder {str(evaluation)!r} does not exist; run `dvc repro evaluate`.")
+    for folder, stage in ((bank_plots, "evaluate_banks"), (sequence_plots, "evaluate_sequences")):
+        if folder is not None and not Path(folder).is_dir():
+            raise FileNotFoundError(f"{stage} plots folder {str(folder)!r} does not exist; run `dvc repro {stage}`.")
     if zoom < 1:
         raise ValueError(f"zoom == {zoom}, must be >= 1.")
     loaded = {Path(path).stem: _load_json(path) for path in metrics}
-    evaluated = Path(evaluation) if evaluation is not None else None
+    banks_folder = Path(bank_plots) if bank_plots is not None else None
+    sequences_folder = Path(sequence_plots) if sequence_plots is not None else None
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_esc(title)}</h1>",
-        f'<p class="note">digitgen {_esc(digitgen.__version__)}. Every figure on this page is embedded; it needs no network. '
-        "Metrics are computed by the <code>evaluate</code> stage in the penultimate-layer features of an MNIST classifier "
-        "trained on the training split only and used for nothing but evaluation.</p>",
+        (
+            f'<p class="note">digitgen {_esc(digitgen.__version__)}. Every figure on this page is embedded; it needs no network. '
+            "Metrics are computed by the <code>evaluate_banks</code> and <code>evaluate_sequences</code> stages in the "
+            "penultimate-layer features of an MNIST classifier trained on the training split only and used for nothing but evaluation.</p>"
+        ),
     ]
     out += _classifier_section(loaded.get("classifier"), history)
-    out += _sources_section(loaded.get("banks") or {}, evaluated, zoom)
-    out += _datasets_section(loaded.get("datasets") or {}, evaluated)
+    out += _sources_section(loaded.get("banks") or {}, banks_folder, zoom)
+    out += _datasets_section(loaded.get("datasets") or {}, sequences_folder)
     others = {name: values for name, values in loaded.items() if name not in ("classifier", "banks", "datasets")}
     if others:
         out.append("<h2>Other metrics</h2>")

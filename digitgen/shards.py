@@ -41,6 +41,7 @@ from PIL import Image
 from tqdm import tqdm
 
 import digitgen
+from digitgen import contract
 from digitgen.bank import DigitBank, bank_path, load_bank
 from digitgen.compose import compose_batch, ink_extents
 from digitgen.constants import SOURCE_NAMES, SPLIT_NAMES
@@ -58,7 +59,8 @@ from digitgen.storage import Destination, is_url
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_COLUMNS = ("index", "shard", "row", "label", "length", "sources")
+#: Columns of ``manifest.csv`` (the contract's, :data:`digitgen.contract.MANIFEST_COLUMNS`).
+MANIFEST_COLUMNS = contract.MANIFEST_COLUMNS
 # Stable numbers for the split name in each shard's seed.
 _SPLIT_SEED_IDS = {name: number for number, name in enumerate(SPLIT_NAMES)}
 
@@ -151,7 +153,8 @@ def shard_rng(seed: int, split: str, shard: int) -> np.random.Generator:
 def make_shard(pool: SourcePool, params: SequencesParams, split: str, shard: int, size: int) -> dict[str, np.ndarray]:
     """Draw and compose one shard's sequences.
 
-    Returns the shard's arrays (see the module docstring for keys, dtypes, shapes).
+    Returns the shard's arrays (see the module docstring for keys, dtypes, shapes),
+    checked against :func:`digitgen.contract.check_shard`.
     """
     rng = shard_rng(params.seed, split, shard)
     max_length = params.length.max
@@ -179,26 +182,22 @@ def make_shard(pool: SourcePool, params: SequencesParams, split: str, shard: int
         align=params.align,
         extents=pool.extents,
     )
-    return {
+    arrays = {
         "images": degrade(composed.images, params.degrade, rng),
-        "labels": np.where(active, digits, -1).astype(np.int16),
+        "labels": np.where(active, digits, contract.PAD).astype(np.int16),
         "lengths": lengths.astype(np.int16),
         "boxes": composed.boxes,
-        "sources": np.where(active, sources, -1).astype(np.int8),
+        "sources": np.where(active, sources, contract.PAD).astype(np.int8),
         "source_index": source_index.astype(np.int32),
         "source_names": np.array([spec.name for spec in pool.specs]),
     }
+    contract.check_shard(arrays, f"{split} shard {contract.shard_file(shard)}")
+    return arrays
 
 
-def manifest_rows(arrays: Mapping[str, np.ndarray], shard_name: str, first_index: int) -> list[list]:
-    """Manifest rows for one shard: index, shard, row, label (e.g. ``2934``), length, sources."""
-    names = arrays["source_names"]
-    rows = []
-    for row, (labels, length, sources) in enumerate(zip(arrays["labels"], arrays["lengths"], arrays["sources"])):
-        length = int(length)
-        label = "".join(str(int(d)) for d in labels[:length])
-        rows.append([first_index + row, shard_name, row, label, length, "|".join(names[s] for s in sources[:length])])
-    return rows
+def manifest_rows(arrays: Mapping[str, np.ndarray], shard_name: str, first_index: int) -> list[list[str]]:
+    """Manifest rows for one shard: index, shard, row, label (e.g. ``2934``), length, sources (:func:`digitgen.contract.manifest_rows`)."""
+    return contract.manifest_rows(arrays, shard_name, first_index)
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -11,7 +11,7 @@ from digitgen.params.all import parse_params
 
 
 class CentroidClassifier:
-    """Nearest-centroid digit classifier in 7x7 average-pooled pixels; a :class:`digitgen.evaluate.FeatureModel`.
+    """Nearest-centroid digit classifier in 7x7 average-pooled pixels; a :class:`digitgen.evaluate.banks.FeatureModel`.
 
     Features are the 49 pooled intensities (float32 in [0, 1]); probabilities a
     softmax of minus the squared distances to the ten class centroids.

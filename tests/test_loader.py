@@ -1,4 +1,4 @@
-"""Tests of digitgen.loader: streaming shards back as batches and as a tf.data.Dataset."""
+"""Tests of digitgen.loader: streaming shards back as batches and as a tf.data.Dataset, each shard checked against the contract."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import pytest
 from test_shards import load_split, tiny_params
 
 from digitgen import load_sequences, shards
+from digitgen.contract import ContractError
+from digitgen.errors import CorruptFileError, InputError
+from digitgen.io import write_npz
 
 
 @pytest.fixture
@@ -62,3 +65,41 @@ def test_tf_dataset_yields_the_same_batches(dataset):
         for key in b:
             np.testing.assert_array_equal(a[key], b[key])
     assert loader.to_tf_dataset().element_spec["images"].dtype == tf.uint8
+
+
+def rewrite_shard(path, **changes):
+    with np.load(path) as shard:
+        data = {key: shard[key] for key in shard.files}
+    for key, change in changes.items():
+        if change is None:
+            data.pop(key)
+        else:
+            data[key] = change(data[key])
+    write_npz(path, data)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"labels": lambda a: a[:3]}, r"shard-00001.npz: labels has shape \(3, 5\), expected \(32, 5\)"),
+        ({"boxes": None}, r"shard '.*shard-00001.npz': missing array\(s\) \['boxes'\]"),
+        ({"source_index": lambda a: a.astype(np.int64)}, r"shard-00001.npz: source_index must be int32 with 2 dimensions, got int64 \(32, 5\)"),
+        ({"images": lambda a: a[:, :, :160]}, r"shard-00001.npz: images are 160 px wide, expected 170 \(as in .*shard-00000.npz\)"),
+    ],
+)
+def test_a_shard_that_breaks_the_contract_stops_the_stream_naming_it(dataset, changes, message):
+    rewrite_shard(dataset / "train" / "shard-00001.npz", **changes)
+    loader = load_sequences(dataset, "train", batch_size=16)
+    batches = iter(loader)
+    assert len(next(batches)["images"]) == 16  # the first shard streams
+    with pytest.raises(InputError, match=message):
+        list(batches)
+
+
+def test_a_broken_first_shard_fails_at_once(dataset):
+    rewrite_shard(dataset / "test" / "shard-00000.npz", lengths=lambda a: a[:-1])
+    with pytest.raises(ContractError, match=r"test/shard-00000.npz: lengths has shape \(31,\), expected \(32,\)"):
+        load_sequences(dataset, "test")
+    (dataset / "test" / "shard-00000.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(CorruptFileError, match=r"shard-00000.npz' is corrupt or truncated"):
+        load_sequences(dataset, "test")

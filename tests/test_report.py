@@ -12,9 +12,14 @@ import pytest
 from evaluation_fakes import CentroidClassifier, distinct_mnist_arrays, write_sequences
 from PIL import Image
 
-from digitgen import evaluate as ev
 from digitgen import report as rp
+from digitgen.bank import DigitBank
 from digitgen.errors import ParamsError
+from digitgen.evaluate import banks as bk
+from digitgen.evaluate import crops as cr
+from digitgen.evaluate import outputs as out
+from digitgen.evaluate import readings as rd
+from digitgen.evaluate import sequences as sq
 from digitgen.io import write_npz
 from digitgen.params.all import parse_params
 from digitgen.pictures import (
@@ -81,30 +86,39 @@ def test_line_chart_is_inline_svg_with_escaped_names():
 
 @pytest.fixture(scope="module")
 def evaluation(tmp_path_factory):
-    """A whole tiny evaluation written as the evaluate stage writes it (fake classifier, synthetic digits)."""
+    """A whole tiny evaluation written as the evaluate_banks and evaluate_sequences stages write it (fake classifier, synthetic digits)."""
     root = tmp_path_factory.mktemp("evaluation")
     arrays = distinct_mnist_arrays()
     write_npz(root / "mnist.npz", arrays)
     sequences = write_sequences(root, root / "mnist.npz")
     classifier = CentroidClassifier(arrays["x_train"], arrays["y_train"])
-    params = parse_params({"evaluate": {"samples": 50, "kid_subsets": 5, "kid_subset_size": 20, "memorisation_samples": 20, "sequence_previews": 3}}).evaluate
-    reference = ev.RealReference(classifier, arrays["x_train"], arrays["x_test"], arrays["y_test"], params)
+    sections = parse_params({
+        "evaluate_banks": {"samples": 50, "kid_subsets": 5, "kid_subset_size": 20, "memorisation_samples": 20},
+        "evaluate_sequences": {"sequence_previews": 3},
+    })
+    reference = bk.RealReference(classifier, arrays["x_train"], arrays["x_test"], arrays["y_test"], sections.evaluate_banks)
     x, y = arrays["x_train"], arrays["y_train"].astype(np.int16)
     rows = np.flatnonzero(y[:100] != y[100:200])
+    pairs = np.stack([y[rows], y[100 + rows]], 1)
     sources = [
-        ev.SourceDigits("augmented", np.roll(x, 1, axis=2), y),
-        ev.SourceDigits("ambiguous", np.maximum(x[rows], x[100 + rows]), np.stack([y[rows], y[100 + rows]], 1)),
+        DigitBank("augmented", np.roll(x, 1, axis=2), y),
+        DigitBank("ambiguous", np.maximum(x[rows], x[100 + rows]), pairs[:, 0].copy(), pairs),
     ]
-    results = [ev.evaluate_real(reference)] + [ev.evaluate_source(s, classifier, reference) for s in sources]
-    pools = {split: {"real": ev.SourceDigits("real", arrays[f"x_{split}"], arrays[f"y_{split}"].astype(np.int16))} for split in ("train", "test")}
-    training = ev.CropHashes(ev.digit_crops_of(x))
-    checks = {split: ev.check_split(sequences / split, split, pools[split], classifier, params, training=training if split == "test" else None) for split in ("train", "test")}
+    results = [bk.evaluate_real(reference)] + [bk.evaluate_source(s, classifier, reference) for s in sources]
+    pools = {split: {"real": sq.make_pool("real", arrays[f"x_{split}"], arrays[f"y_{split}"].astype(np.int16))} for split in ("train", "test")}
+    training = cr.CropHashes(cr.digit_crops_of(x))
+    classify = rd.classify_with(classifier)
+    checks = {
+        split: sq.check_split(sequences / split, split, pools[split], classify, sections.evaluate_sequences, training=training if split == "test" else None)
+        for split in ("train", "test")
+    }
     metrics = root / "metrics"
-    ev.write_json(metrics / "banks.json", ev.bank_metrics(results))
-    ev.write_json(metrics / "datasets.json", ev.dataset_metrics(checks))
-    ev.write_json(metrics / "classifier.json", {"test_accuracy": 0.75, "test_accuracy_per_digit": {str(d): 0.7 for d in range(10)}})
-    ev.write_json(metrics / "sequences.json", {"train": {"count": 40}})
-    ev.write_plots(root / "plots", results, checks)
+    out.write_json(metrics / "banks.json", out.bank_metrics(results))
+    out.write_json(metrics / "datasets.json", out.dataset_metrics(checks))
+    out.write_json(metrics / "classifier.json", {"test_accuracy": 0.75, "test_accuracy_per_digit": {str(d): 0.7 for d in range(10)}})
+    out.write_json(metrics / "sequences.json", {"train": {"count": 40}})
+    out.write_bank_plots(root / "bank_plots", results)
+    out.write_sequence_plots(root / "sequence_plots", checks)
     (root / "history.csv").write_text("epoch,accuracy,loss,val_accuracy,val_loss\n1,0.5,1.2,0.4,1.3\n2,0.7,0.8,0.6,0.9\n")
     (root / "tsne.png").write_bytes(_png_bytes(np.full((5, 7), 128, np.uint8)))
     (root / "bandwidth.csv").write_text("bandwidth,digit_0,global\n0.1,-5,-6\n0.2,-4,-5\n")
@@ -120,7 +134,8 @@ def _png_bytes(image):
 def build(root, **overrides):
     arguments = {
         "metrics": [root / "metrics" / f"{name}.json" for name in ("classifier", "banks", "datasets", "sequences")],
-        "evaluation": root / "plots",
+        "bank_plots": root / "bank_plots",
+        "sequence_plots": root / "sequence_plots",
         "history": root / "history.csv",
         "figures": [root / "tsne.png", root / "bandwidth.csv"],
         "title": "tiny <report>",
@@ -131,18 +146,24 @@ def build(root, **overrides):
 
 
 def test_the_evaluation_writes_every_picture_and_table(evaluation):
-    names = sorted(str(p.relative_to(evaluation / "plots")) for p in (evaluation / "plots").rglob("*.*"))
-    assert names == [
-        "ambiguous/ambiguous.csv", "confusion/augmented.csv", "confusion/real.csv", "confusion/sequences-test.csv",
-        "confusion/sequences-train.csv", "memorisation/ambiguous.csv", "memorisation/augmented.csv", "memorisation/real.csv",
-        "mosaics/ambiguous.png", "mosaics/augmented.png", "mosaics/real.png", "sequences/test.png", "sequences/train.png",
+    def listing(folder):
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.*"))
+
+    assert listing(evaluation / "bank_plots") == [
+        "ambiguous/ambiguous.csv", "confusion/augmented.csv", "confusion/real.csv",
+        "memorisation/ambiguous.csv", "memorisation/augmented.csv", "memorisation/real.csv",
+        "mosaics/ambiguous.png", "mosaics/augmented.png", "mosaics/real.png",
+    ]
+    assert listing(evaluation / "sequence_plots") == [
+        "confusion/sequences-test.csv", "confusion/sequences-train.csv", "sequences/test.png", "sequences/train.png",
     ]
     banks = json.loads((evaluation / "metrics" / "banks.json").read_text())
     assert list(banks) == ["ambiguous", "augmented", "real"]
-    assert set(banks["ambiguous"]["ambiguous"]) == {"mass", "smaller", "balanced"}
-    table = (evaluation / "plots" / "ambiguous" / "ambiguous.csv").read_text().splitlines()
+    assert set(banks["ambiguous"]["ambiguous"]) == {"mass", "smaller", "balanced", "balanced_threshold", "balanced_target"}
+    assert (banks["ambiguous"]["ambiguous"]["balanced_threshold"], banks["ambiguous"]["ambiguous"]["balanced_target"]) == (0.25, 0.5)
+    table = (evaluation / "bank_plots" / "ambiguous" / "ambiguous.csv").read_text().splitlines()
     assert table[0] == "pair,count,mass,smaller,balanced"
-    pairs = rp._pairs_from_csv(evaluation / "plots" / "ambiguous" / "ambiguous.csv")
+    pairs = rp._pairs_from_csv(evaluation / "bank_plots" / "ambiguous" / "ambiguous.csv")
     assert len(pairs) == len(table) - 1 and all(set(v) == {"count", "mass", "smaller", "balanced"} for v in pairs.values())
     weighted = sum(v["count"] * v["balanced"] for v in pairs.values()) / sum(v["count"] for v in pairs.values())
     assert banks["ambiguous"]["ambiguous"]["balanced"] == pytest.approx(weighted, abs=1e-5)
@@ -157,22 +178,32 @@ def test_the_pair_table_is_read_back_with_its_balanced_column(tmp_path):
     }
     path.write_text("pair,count,mass,smaller\n2-5,2,0.92495,0.24995\n")  # a table from before the balanced column
     assert rp._pairs_from_csv(path) is None
-    path.write_text("pair,count,mass,balanced,smaller\n2-5,2,0.92495,0.5,0.24995\n")
+    path.write_text("pair,count,mass,balanced,smaller\n2-5,2,0.92495,0.5,0.24995\n")  # columns are read by their names
+    assert rp._pairs_from_csv(path) == {"2-5": {"count": 2, "mass": 0.92495, "smaller": 0.24995, "balanced": 0.5}}
+    path.write_text("pair,count,mass,smaller,share\n2-5,2,0.92495,0.24995,0.5\n")
     assert rp._pairs_from_csv(path) is None
     assert rp._pairs_from_csv(tmp_path / "missing.csv") is None
 
 
 def test_the_pair_card_shows_the_balanced_share_per_pair_and_against_the_target():
     pairs = {"2-5": {"count": 2, "mass": 0.92495, "smaller": 0.24995, "balanced": 0.5}, "4-9": {"count": 3, "mass": 0.53, "smaller": 0.255, "balanced": 1.0}}
-    card = rp._pairs_html(pairs, {"mass": 0.7, "smaller": 0.25, "balanced": 0.4})
+    recorded = {"balanced_threshold": 0.25, "balanced_target": 0.5}
+    card = rp._pairs_html(pairs, {"mass": 0.7, "smaller": 0.25, "balanced": 0.4, **recorded})
     assert card.count('title="pair 2-5: 2 images, 50% balanced (smaller ≥ 0.25)"') == 2
     assert card.count('title="pair 4-9: 3 images, 100% balanced (smaller ≥ 0.25)"') == 2
     assert "Balanced (smaller probability ≥ 0.25): 40.0% of the samples; target ≥ 50%: " in card
     assert '<span class="bad">not met</span>' in card
-    met = rp._pairs_html(pairs, {"balanced": 0.5})
+    met = rp._pairs_html(pairs, {"balanced": 0.5, **recorded})
     assert "50.0% of the samples; target ≥ 50%: met." in met and "not met" not in met
     for overall in (None, {"mass": 0.7, "smaller": 0.25}):  # no banks.json, or one from before the balanced share
         assert "of the samples" not in rp._pairs_html(pairs, overall)
+    # the threshold and the target are the ones banks.json records, not constants of the report
+    other = rp._pairs_html(pairs, {"balanced": 0.55, "balanced_threshold": 0.3, "balanced_target": 0.6})
+    assert "Balanced (smaller probability ≥ 0.3): 55.0% of the samples; target ≥ 60%: " in other and '<span class="bad">not met</span>' in other
+    assert other.count('title="pair 2-5: 2 images, 50% balanced (smaller ≥ 0.3)"') == 2 and "≥ 0.25" not in other
+    unrecorded = rp._pairs_html(pairs, {"balanced": 0.5})  # a banks.json from before the recorded threshold and target
+    assert "Balanced: 50.0% of the samples.</p>" in unrecorded and "target" not in unrecorded and "≥" not in unrecorded
+    assert 'title="pair 2-5: 2 images, 50% balanced"' in unrecorded
 
 
 def test_the_report_is_self_contained_and_shows_every_source(evaluation):
@@ -206,17 +237,38 @@ def test_the_report_is_reproducible_and_written_atomically(evaluation, tmp_path)
 def test_the_report_shows_contract_failures_and_missing_pieces(evaluation, tmp_path):
     broken = json.loads((evaluation / "metrics" / "datasets.json").read_text())
     broken["test"].update(contract_errors=2, leaks=1, messages=["shard-00000.npz: row 0 digit 0: leak: its pixels equal training digit 7"])
-    ev.write_json(tmp_path / "datasets.json", broken)
-    page = build(evaluation, metrics=[tmp_path / "datasets.json"], evaluation=None, history=None, figures=[])
+    out.write_json(tmp_path / "datasets.json", broken)
+    page = build(evaluation, metrics=[tmp_path / "datasets.json"], bank_plots=None, sequence_plots=None, history=None, figures=[])
     assert '<span class="bad">1</span>' in page and "equal training digit 7" in page
     assert "No source metrics" in page and "No classifier metrics" in page
     with pytest.raises(FileNotFoundError, match="missing.json"):
         build(evaluation, metrics=[tmp_path / "missing.json"])
-    with pytest.raises(FileNotFoundError, match="dvc repro evaluate"):
-        build(evaluation, evaluation=tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match=r"evaluate_banks plots folder '.*nowhere' does not exist; run `dvc repro evaluate_banks`"):
+        build(evaluation, bank_plots=tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match=r"evaluate_sequences plots folder '.*nowhere' does not exist; run `dvc repro evaluate_sequences`"):
+        build(evaluation, sequence_plots=tmp_path / "nowhere")
 
 
 @pytest.mark.parametrize(("values", "message"), [({"zoom": 0}, "report.zoom == 0, must be in 1..8"), ({"title": " "}, "report.title")])
 def test_report_params_are_validated(values, message):
     with pytest.raises(ParamsError, match=message):
         parse_params({"report": values})
+
+
+def test_the_report_imports_no_evaluation_code():
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(rp.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert not {name for name in imported if name.startswith("digitgen.") and name != "digitgen.io"}, imported
+
+
+def test_the_report_shows_the_threshold_recorded_in_banks_json(evaluation, tmp_path):
+    banks = json.loads((evaluation / "metrics" / "banks.json").read_text())
+    banks["ambiguous"]["ambiguous"].update(balanced_threshold=0.2, balanced_target=0.75)
+    out.write_json(tmp_path / "banks.json", banks)
+    page = build(evaluation, metrics=[tmp_path / "banks.json"])
+    share = banks["ambiguous"]["ambiguous"]["balanced"]
+    assert f"Balanced (smaller probability ≥ 0.2): {share:.1%} of the samples; target ≥ 75%: " in page and "≥ 0.25" not in page

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digitgen.data.cache import load_real_bank
 from digitgen.compose import compose_batch, ink_extents
+from digitgen.data.cache import load_real_bank
 
 WIDTH, LENGTH, SPACING = 200, 5, (0, 10)
 
@@ -80,9 +80,11 @@ def part_composer(data: str | None, naive_count: int, batch_count: int) -> None:
 
 
 def part_stage(data: str | None, sizes: list[int], compress_level: int) -> None:
-    from digitgen.data.cache import default_mnist_npz
+    from scale import (
+        run_dataset,  # benchmarks/scale.py: the same stage run, measured the same way
+    )
 
-    from scale import run_dataset  # benchmarks/scale.py: the same stage run, measured the same way
+    from digitgen.data.cache import default_mnist_npz
 
     mnist = default_mnist_npz(data)
     for size in sizes:

@@ -118,7 +118,7 @@ def test_bilateral_smooths_flat_regions_and_keeps_edges():
         ({"level": "heavy"}, r"^cleaning == 'heavy', must be one of \['none', 'light', 'medium', 'aggressive'\]\.$"),
         ({"level": "light", "threshold": 1.0}, r"^threshold == 1.0, must be a number in \[0, 1\)\.$"),
         ({"level": "medium", "min_size": 0}, r"^min_size == 0, must be an integer >= 1\.$"),
-        ({"level": "aggressive", "sigma_color": 0}, r"^sigma_color == 0.0, must be a number > 0\.$"),
+        ({"level": "aggressive", "sigma_color": 0}, r"^sigma_color == 0, must be a number > 0\.$"),
         ({"level": "aggressive", "sigma_spatial": -1.0}, r"^sigma_spatial == -1.0, must be a number > 0\.$"),
     ],
 )

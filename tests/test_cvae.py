@@ -123,7 +123,7 @@ def test_load_rejects_a_changed_file(fitted, tmp_path):
         ({"epochs": 0}, r"^epochs == 0, must be an integer in 1\.\.1000\.$"),
         ({"learning_rate": 2.0}, r"^learning_rate == 2\.0, must be a number in \(0, 1\]\.$"),
         ({"validation_fraction": 0.5}, r"^validation_fraction == 0\.5, must be a number in \[0, 0\.5\)\.$"),
-        ({"temperature": 0}, r"^temperature == 0\.0, must be a number in \(0, 10\] \(standard deviation of the prior draws\)\.$"),
+        ({"temperature": 0}, r"^temperature == 0, must be a number in \(0, 10\] \(standard deviation of the prior draws\)\.$"),
         ({"random_state": -1}, r"^random_state == -1, must be an integer in 0\.\.4294967295\.$"),
     ],
 )

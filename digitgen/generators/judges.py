@@ -11,8 +11,8 @@ Why judges
     once gives digits that also look ambiguous to a CNN the judges never saw.
 
 What they are
-    Each judge is a :func:`digitgen.classifier.build_model` CNN trained with
-    :func:`digitgen.classifier.train_classifier` on the MNIST training split
+    Each judge is a :func:`digitgen.classifier_training.build_model` CNN trained with
+    :func:`digitgen.classifier_training.train_classifier` on the MNIST training split
     (no hold-out), with its own seed drawn from the generator's seed and the
     judge's index (``numpy.random.SeedSequence``), so no judge can coincide
     with the evaluation classifier of the ``train_classifier`` stage, which
@@ -39,7 +39,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from digitgen.classifier import DigitClassifier, train_classifier
+from digitgen.classifier import DigitClassifier
+from digitgen.classifier_training import train_classifier
 from digitgen.params.train_autoencoder import JudgeParams
 from digitgen.params.train_classifier import TrainClassifierParams
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from digitgen.params.core import setting
 from digitgen.rules import Int, ListOf, Real
 
-#: Rules of a CNN of :func:`digitgen.classifier.build_model`.
+#: Rules of a CNN of :func:`digitgen.classifier_training.build_model`.
 CNN_RULES = {
     "filters": ListOf(Int(1, 1024), 1, 4, allowed="must list 1 to 4 convolution widths, each in 1..1024 (28 px halve 4 times to 1)"),
     "dense": Int(1, 4096, allowed="must be an integer in 1..4096 (the width of the penultimate layer)"),

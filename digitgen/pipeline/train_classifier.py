@@ -16,7 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from digitgen.classifier import FEATURES_LAYER, train_classifier
+from digitgen.classifier import FEATURES_LAYER
+from digitgen.classifier_training import train_classifier
 from digitgen.data.mnist import load_mnist_npz
 from digitgen.io import atomic_path, sha256_file, write_json
 from digitgen.params.train_classifier import TrainClassifierParams

@@ -22,17 +22,15 @@ complete once its ``manifest.csv`` exists, which is written last).
 
 from __future__ import annotations
 
-import concurrent.futures
 import csv
 import io
 import json
 import logging
-import multiprocessing
 import os
 import platform
 import tarfile
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,12 +39,13 @@ from PIL import Image
 from tqdm import tqdm
 
 import digitgen
-from digitgen import contract
+from digitgen import contract, executors
 from digitgen.bank import DigitBank, bank_path, load_bank
 from digitgen.compose import compose_batch, ink_extents
 from digitgen.constants import SOURCE_NAMES, SPLIT_NAMES
 from digitgen.data.mnist import load_mnist_npz
 from digitgen.degrade import degrade
+from digitgen.executors import DaskExecutor, LocalExecutor
 from digitgen.io import (
     atomic_directories,
     atomic_directory,
@@ -276,103 +275,16 @@ def run_shard(pool: SourcePool, params: SequencesParams, task: ShardTask) -> tup
     return text.getvalue(), shard_statistics(arrays)
 
 
-# --------------------------------------------------------------------------- executors
-
-_worker_pool: SourcePool | None = None
-
-
-def _init_worker(specs: list[SourceSpec]) -> None:
-    global _worker_pool
-    _worker_pool = SourcePool(specs)
-
-
-def _local_task(item: tuple[SequencesParams, ShardTask]) -> tuple[str, dict[str, list[int]]]:
-    return run_shard(_worker_pool, *item)
-
-
-def resolve_workers(workers: int) -> int:
-    """``0`` means all cores available to this process."""
-    if workers > 0:
-        return workers
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-class LocalExecutor:
-    """Shards on a pool of local worker processes (inline when there is one worker or one shard)."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = resolve_workers(workers)
-
-    def __enter__(self) -> LocalExecutor:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        return None
-
-    def describe(self, n_tasks: int) -> str:
-        return f"{min(self.workers, n_tasks)} local worker(s)"
-
-    def map(self, specs: list[SourceSpec], params: SequencesParams, tasks: list[ShardTask]) -> Iterator[tuple[str, dict]]:
-        items = [(params, task) for task in tasks]
-        if self.workers == 1 or len(tasks) == 1:
-            _init_worker(specs)
-            yield from map(_local_task, items)
-            return
-        context = multiprocessing.get_context("spawn")
-        workers = min(self.workers, len(tasks))
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(specs,)) as pool:
-            yield from pool.map(_local_task, items)
-
-
-class DaskExecutor:
-    """Shards on an existing Dask distributed cluster.
-
-    The digit sources are loaded here and broadcast to the workers, so the
-    workers need no access to the input files; they need write access to the
-    output (a shared folder or an fsspec URL).
-    """
-
-    def __init__(self, scheduler: str, timeout: float) -> None:
-        self.scheduler = scheduler
-        self.timeout = timeout
-        self.client = None
-
-    def __enter__(self) -> DaskExecutor:
-        from distributed import Client
-
-        try:
-            self.client = Client(self.scheduler, timeout=f"{self.timeout}s", set_as_default=False)
-        except (OSError, TimeoutError) as error:
-            raise ConnectionError(
-                f"sequences.scheduler: could not reach the Dask scheduler at {self.scheduler!r} "
-                f"within {self.timeout:g} s ({error})."
-            ) from None
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.client.close()
-
-    def describe(self, n_tasks: int) -> str:
-        return f"Dask cluster {self.scheduler} ({len(self.client.scheduler_info()['workers'])} worker(s))"
-
-    def map(self, specs: list[SourceSpec], params: SequencesParams, tasks: list[ShardTask]) -> Iterator[tuple[str, dict]]:
-        pool = self.client.scatter(SourcePool(specs), broadcast=True)
-        futures = self.client.map(run_shard, [pool] * len(tasks), [params] * len(tasks), tasks, pure=False)
-        try:
-            for future in futures:
-                yield future.result()
-        finally:
-            self.client.cancel(futures)
+def run_shard_item(pool: SourcePool, item: tuple[SequencesParams, ShardTask]) -> tuple[str, dict[str, list[int]]]:
+    """:func:`run_shard` as an executor's work item ``(params, task)`` (see :mod:`digitgen.executors`)."""
+    return run_shard(pool, *item)
 
 
 def make_executor(params: SequencesParams, workers: int | None = None) -> LocalExecutor | DaskExecutor:
     """The executor ``params`` ask for; ``workers`` overrides ``params.workers`` (local only)."""
-    if params.executor == "dask":
-        return DaskExecutor(params.scheduler, params.scheduler_timeout)
-    return LocalExecutor(params.workers if workers is None else workers)
+    return executors.make_executor(
+        params.executor, workers=params.workers if workers is None else workers, scheduler=params.scheduler, timeout=params.scheduler_timeout
+    )
 
 
 # --------------------------------------------------------------------------- one split
@@ -447,13 +359,13 @@ def _emit_into(
         ShardTask(split, shard, min(params.shard_size, count - shard * params.shard_size), shard * params.shard_size, destination)
         for shard in range(n_shards)
     ]
-    logger.info("split %s: %d sequences in %d shards on %s", split, count, n_shards, executor.describe(n_tasks=n_shards))
+    logger.info("split %s: %d sequences in %d shards on %s", split, count, n_shards, executor.describe(n_shards))
     totals: dict[str, list[int]] = {}
     with tempfile.TemporaryDirectory(prefix="digitgen-manifest-") as scratch:
         manifest_path = Path(scratch) / "manifest.csv"
         with open(manifest_path, "w", encoding="utf-8", newline="") as manifest:
             manifest.write(",".join(MANIFEST_COLUMNS) + "\n")
-            results = executor.map(specs, params, tasks)
+            results = executor.map(SourcePool, (specs,), run_shard_item, [(params, task) for task in tasks])
             for text, stats in tqdm(results, total=n_shards, desc=f"{split} shards", unit="shard", disable=None):
                 manifest.write(text)
                 for key, values in stats.items():

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from digitgen import shards
+from digitgen import executors, shards
 from digitgen.io import sha256_file, write_npz
 from digitgen.params.all import parse_params
 
@@ -182,8 +182,8 @@ def test_shard_rng_depends_only_on_seed_split_and_shard():
 
 
 def test_resolve_workers():
-    assert shards.resolve_workers(3) == 3
-    assert shards.resolve_workers(0) >= 1
+    assert executors.resolve_workers(3) == 3
+    assert executors.resolve_workers(0) >= 1
 
 
 def test_params_are_frozen_and_picklable():

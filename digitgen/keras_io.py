@@ -17,6 +17,8 @@ from typing import Any
 
 import keras
 
+from digitgen.errors import CorruptFileError
+
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
@@ -60,6 +62,24 @@ def _renumber_shared_objects(node: Any, numbers: dict[int, int]) -> Any:
     return node
 
 
-def load_keras(path: str | os.PathLike) -> keras.Model:
-    """Load a ``.keras`` file in safe mode (built-in layers only), without compiling."""
-    return keras.saving.load_model(path, compile=False, safe_mode=True)
+#: What Keras raises somewhere inside loading a damaged ``.keras`` file (a zip of JSON and HDF5).
+_LOAD_ERRORS = (zipfile.BadZipFile, ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError, OSError, RuntimeError, json.JSONDecodeError)
+
+
+def load_keras(path: str | os.PathLike, remedy: str = "re-run the stage that made it (`dvc repro`) or `dvc checkout` it") -> keras.Model:
+    """Load a ``.keras`` file in safe mode (built-in layers only, no Python code in the file), without compiling.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` is not a file.
+    digitgen.errors.CorruptFileError
+        A file Keras cannot read (truncated, damaged, not a Keras model), naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Keras model {str(path)!r} does not exist; {remedy}.")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except _LOAD_ERRORS as error:
+        raise CorruptFileError(path, f"Keras could not load it: {type(error).__name__}: {' '.join(str(error).split())[:200]}", remedy) from None

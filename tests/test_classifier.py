@@ -101,3 +101,28 @@ def test_bad_inputs_are_refused_with_clear_messages(trained, mnist_arrays, tmp_p
 def test_train_classifier_params_are_validated(values, message):
     with pytest.raises(ParamsError, match=message):
         parse_params({"train_classifier": values})
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not a zip", "config replaced"])
+def test_a_damaged_keras_file_is_named_as_corrupt(tmp_path, damage):
+    import zipfile
+
+    from digitgen.errors import CorruptFileError
+
+    params = parse_params({"train_classifier": TINY}).train_classifier
+    path = tmp_path / "classifier.keras"
+    DigitClassifier(build_model(params)).save(path)
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "not a zip":
+        path.write_bytes(b"\x00" * 64)
+    else:
+        with zipfile.ZipFile(path) as src:
+            members = {info.filename: src.read(info) for info in src.infolist()}
+        members["config.json"] = b'{"class_name": "Functional", "config": {"layers": [{"class_name": 7}]}}'
+        with zipfile.ZipFile(path, "w") as dst:
+            for name, content in members.items():
+                dst.writestr(name, content)
+    with pytest.raises(CorruptFileError, match=rf"file '{path}' is corrupt or truncated \(Keras could not load it: "):
+        DigitClassifier.load(path)

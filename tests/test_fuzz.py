@@ -9,9 +9,11 @@ contract, or :class:`digitgen.errors.InputError` (its subclasses
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import pickle
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -243,3 +245,39 @@ def test_write_idx_then_fuzzed_plain_file_sizes_are_capped(tmp_path):
         assert "more than the 50" in str(error)
     else:
         raise AssertionError("the size cap of a plain IDX file was not applied")
+
+
+@functools.lru_cache(maxsize=1)
+def _valid_shard_bytes() -> bytes:
+    """The bytes of a small valid sequence shard, made by the writer."""
+    from digitgen.params.all import parse_params as parse
+    from digitgen.shards import SourcePool, SourceSpec, make_shard
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        images = np.zeros((20, 28, 28), np.uint8)
+        images[:, 6:22, 10:18] = 255
+        labels = np.arange(20, dtype=np.uint8) % 10
+        write_npz(root / "mnist.npz", {"x_train": images, "y_train": labels, "x_test": images, "y_test": labels})
+        params = parse({"sequences": {"shard_size": 6, "splits": {"train": {"count": 6}, "test": {"count": 6}}}}).sequences
+        pool = SourcePool([SourceSpec("real", 1.0, str(root / "mnist.npz"), "test")])
+        write_npz(root / "shard.npz", make_shard(pool, params, "test", 0, 6))
+        return (root / "shard.npz").read_bytes()
+
+
+@FUZZ
+@given(data=st.data())
+def test_the_sequence_loader_streams_valid_batches_or_names_the_broken_shard(data, tmp_path_factory):
+    from digitgen.loader import load_sequences
+
+    root = tmp_path_factory.mktemp("loader")
+    (root / "test").mkdir()
+    (root / "test" / "shard-00000.npz").write_bytes(data.draw(_mutations(_valid_shard_bytes())))
+    try:
+        batches = list(load_sequences(root, "test", batch_size=4))
+    except InputError as error:
+        assert "shard-00000.npz" in str(error) and len(str(error)) < 800
+        return
+    for batch in batches:
+        n = len(batch["images"])
+        assert batch["images"].dtype == np.uint8 and batch["labels"].shape[0] == n and batch["boxes"].shape[:1] == (n,)

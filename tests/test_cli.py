@@ -100,7 +100,7 @@ def test_dataset_to_a_url_and_an_unreachable_scheduler(tmp_path, mnist_npz, caps
     import fsspec
 
     params = tmp_path / "params.yaml"
-    params.write_text("sequences:\n  shard_size: 8\n  previews: 0\n  scheduler_timeout: 2\n  splits:\n    train: {count: 20}\n    test: {count: 10}\n")
+    params.write_text("sequences:\n  shard_size: 8\n  previews: 0\n  scheduler_timeout: 0.5\n  splits:\n    train: {count: 20}\n    test: {count: 10}\n")
     assert main(["dataset", "test", "--params", str(params), "--mnist", str(mnist_npz), "--out", "memory://cli-test/test"]) == 0
     assert fsspec.filesystem("memory").exists("/cli-test/test/manifest.csv")
     capsys.readouterr()

@@ -74,7 +74,7 @@ def test_a_killed_run_leaves_nothing_visible_no_orphan_and_is_cleaned_up_next_ti
     assert _gone(children), f"orphans left: {[p.pid for p in children if p.is_running()]}"
     assert not out.exists()  # nothing that looks like a dataset
     # the next run removes what the killed one left and publishes a complete split
-    small = [*args[:-2], "--out", str(out)]
+    small = [*args[:-4], "--workers", "1", "--out", str(out)]
     (folder / "params.yaml").write_text(PARAMS.replace("count: 40000", "count: 4000"))
     result = subprocess.run([sys.executable, "-m", "digitgen", *small], cwd=folder, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

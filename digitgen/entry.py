@@ -148,7 +148,8 @@ def guarded(prog: str, work: Callable[[], object], *, debug: bool = False) -> in
     except Exception as error:  # the one place that turns any error into a message and a status
         if debug_requested(debug):
             traceback.print_exc()
-        hint = "" if debug_requested(debug) or exit_code(error) == 2 else f" (set {DEBUG_ENV}=1 for the traceback)"
+        understood = isinstance(error, (ValueError, OSError, RunError, MemoryError, ConnectionError))
+        hint = "" if debug_requested(debug) or understood else f" (set {DEBUG_ENV}=1 for the traceback)"
         sys.stderr.write(f"{prog}: error: {describe(error)}{hint}\n")
         return exit_code(error)
     return 0

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from digitgen.classifier import DigitClassifier
+from digitgen.classifier_training import build_model, train_classifier
 from digitgen.errors import ParamsError
 from digitgen.params.all import parse_params
-
-pytest.importorskip("tensorflow")
-from digitgen.classifier import DigitClassifier  # noqa: E402
-from digitgen.classifier_training import build_model, train_classifier  # noqa: E402
 
 TINY = {"epochs": 2, "batch_size": 32, "filters": [4], "dense": 8, "validation_fraction": 0.1, "learning_rate": 0.01}
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import keras
 import numpy as np
 import pytest
-
-pytest.importorskip("tensorflow")
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 from digitgen.errors import InputError  # noqa: E402
 from digitgen.keras_train import (  # noqa: E402

@@ -253,7 +253,8 @@ def test_url_destination_writes_the_same_bytes(tmp_path, mnist_npz):
 
 
 def test_dask_executor_matches_the_local_executor(tmp_path, mnist_npz):
-    distributed = pytest.importorskip("distributed")
+    import distributed  # in requirements.txt: a missing one is a failure, not a skip
+
     params = tiny_params(formats=["npz", "webdataset"])
     shards.emit_split("train", params, mnist_npz, tmp_path / "banks", tmp_path / "local", workers=2)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None, processes=True) as cluster:

@@ -77,6 +77,16 @@ def load_keras(path: str | os.PathLike) -> keras.Model:
     return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
+class _Call:
+    """``model(inputs, training=False)`` as a callable object (each model's own, so TensorFlow counts its traces apart)."""
+
+    def __init__(self, model: keras.Model, several: bool) -> None:
+        self.model, self.several = model, several
+
+    def __call__(self, *inputs):
+        return self.model(list(inputs) if self.several else inputs[0], training=False)
+
+
 def _compiled(model: keras.Model):
     """The model's inference function, ``model(inputs, training=False)`` compiled with an open batch dimension."""
     with _COMPILED_LOCK:
@@ -85,8 +95,7 @@ def _compiled(model: keras.Model):
             import tensorflow as tf
 
             signature = [tf.TensorSpec((None, *tuple(t.shape[1:])), t.dtype) for t in model.inputs]
-            several = len(signature) > 1
-            function = tf.function(lambda *xs: model(list(xs) if several else xs[0], training=False), input_signature=signature)
+            function = tf.function(_Call(model, len(signature) > 1), input_signature=signature)
             _COMPILED[model] = function
     return function
 

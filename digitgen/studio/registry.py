@@ -102,8 +102,7 @@ class Registry:
         logger.info("studio inputs loaded in %.1f s", time.perf_counter() - started)
 
     def _augment_ready(self) -> str:
-        import digitgen.augment  # noqa: F401 - TensorFlow and the compiled sampler; fails here, not in a request
-
+        """Augmentation needs only real digits; its compiled sampler is built by the warm-up (or the first request)."""
         return "real digits, augmented on request"
 
     def _load_bank(self, name: str) -> str:

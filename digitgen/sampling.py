@@ -179,31 +179,31 @@ class Models:
 
     def kde(self, conditional: bool):
         """The conditional (one density per digit) or the global KDE model."""
+        folder = self.path("kde") / ("conditional" if conditional else "global")
+        self._exists("kde", folder)  # before the import: a missing model costs no TensorFlow import
         from digitgen.generators.kde import KdeDigitGenerator
 
-        folder = self.path("kde") / ("conditional" if conditional else "global")
-        self._exists("kde", folder)
         return self._get(f"kde-{conditional}", lambda: KdeDigitGenerator.load(folder))
 
     def cvae(self):
         """The conditional VAE."""
+        self._exists("cvae", self.path("cvae"))
         from digitgen.generators.cvae import CvaeDigitGenerator
 
-        self._exists("cvae", self.path("cvae"))
         return self._get("cvae", lambda: CvaeDigitGenerator.load(self.path("cvae")))
 
     def ambiguous(self):
         """The ambiguous-digit generator (autoencoder and judges)."""
+        self._exists("ambiguous", self.path("ambiguous"))
         from digitgen.generators.ambiguous import AmbiguousDigitGenerator
 
-        self._exists("ambiguous", self.path("ambiguous"))
         return self._get("ambiguous", lambda: AmbiguousDigitGenerator.load(self.path("ambiguous")))
 
     def classifier(self):
         """The evaluation classifier."""
+        self._exists("classifier", self.path("classifier"))
         from digitgen.classifier import DigitClassifier
 
-        self._exists("classifier", self.path("classifier"))
         return self._get("classifier", lambda: DigitClassifier.load(self.path("classifier")))
 
 

@@ -50,11 +50,15 @@ def run(args: argparse.Namespace) -> None:
     if args.data is not None and not args.data.is_file():
         raise FileNotFoundError(f"--data {str(args.data)!r} is not a file; give the mnist.npz of the decode stage.")
     sock = bind(args.host, args.port)
+    exposed = args.host not in LOOPBACK
+    if exposed:
+        logger.warning("listening on %s, not only on this machine: anyone who can reach %s:%d can use the studio (no authentication).",
+                       args.host, args.host, args.port)
     try:
         _serve(args, sock, limits, Paths(
             models=(args.models or project_models()).resolve(), banks=(args.banks or project_banks()).resolve(),
             data=args.data.resolve() if args.data else None, models_given=args.models is not None, banks_given=args.banks is not None,
-        ), exposed=args.host not in LOOPBACK)
+        ), exposed=exposed)
     finally:
         sock.close()
 
@@ -65,9 +69,6 @@ def _serve(args, sock, limits, paths, *, exposed: bool) -> None:
     from digitgen.studio.server import serve
 
     logging.getLogger("digitgen").setLevel(logging.INFO)
-    if exposed:
-        logger.warning("listening on %s, not only on this machine: anyone who can reach %s:%d can use the studio (no authentication).",
-                       args.host, args.host, args.port)
     registry = Registry(paths)
     registry.load()
     if not args.no_warm_up:

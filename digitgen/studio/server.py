@@ -15,6 +15,7 @@ import errno
 import logging
 import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator
 
 from digitgen.errors import InputError
@@ -59,6 +60,17 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(app, sock: socket.socket, *, log_level: str = "info", on_ready: Callable[[], None] | None = None) -> str | None:
     """Serve ``app`` on ``sock`` until SIGINT or SIGTERM; returns the signal's name (None if stopped otherwise)."""
+    server = make_server(app, log_level=log_level, on_ready=on_ready)
+    server.run(sockets=[sock])
+    return server.stopped_by
+
+
+def make_server(app, *, log_level: str = "info", on_ready: Callable[[], None] | None = None):
+    """The uvicorn server of :func:`serve`: graceful stop on SIGINT/SIGTERM (in the main thread) or ``server.should_exit = True``.
+
+    Run from another thread than the main one (as the browser test does), it
+    installs no signal handler: signals reach the main thread only.
+    """
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -68,6 +80,10 @@ def serve(app, sock: socket.socket, *, log_level: str = "info", on_ready: Callab
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+
             def handle(number, frame) -> None:
                 self.stopped_by = signal.Signals(number).name
                 self.handle_exit(number, frame)
@@ -85,6 +101,4 @@ def serve(app, sock: socket.socket, *, log_level: str = "info", on_ready: Callab
                 on_ready()
 
     config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=10)
-    server = Server(config)
-    server.run(sockets=[sock])
-    return server.stopped_by
+    return Server(config)

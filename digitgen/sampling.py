@@ -23,6 +23,7 @@ is a ``FileNotFoundError`` naming the stage that makes it.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -62,6 +63,11 @@ OPTION_GENERATORS = {"rejection": ("kde",), "cleaning": ("kde",), "temperature":
 
 def augment_options() -> dict[str, Option]:
     """The augmentation options: every ``augment`` key but :data:`AUGMENT_BANK_KEYS` (``rotation``, ``elastic.alpha``, ...)."""
+    return dict(_augment_options())
+
+
+@functools.cache
+def _augment_options() -> dict[str, Option]:  # built once: every studio request reads it
     return flat_options(AugmentParams, exclude=AUGMENT_BANK_KEYS)
 
 

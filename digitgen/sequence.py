@@ -13,6 +13,7 @@ query).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,11 @@ def compose_sequence(
 
 def layout_options() -> dict[str, Option]:
     """The layout options of one sequence: every ``sequences`` key but :data:`DATASET_KEYS`, flattened (``degrade.blur.p``)."""
+    return dict(_layout_options())
+
+
+@functools.cache
+def _layout_options() -> dict[str, Option]:  # built once: every studio request reads it (2 ms a time)
     return flat_options(SequencesParams, exclude=DATASET_KEYS)
 
 
@@ -197,8 +203,10 @@ def compose_record(digits: str | Sequence[int], layout: Layout, bank: DigitBank,
         raise InputError(f"digits {digits!r} are {len(wanted)} digits; the layout was checked for {layout.length}.")
     p = layout.params
     rows = bank.draw(wanted, rng)
+    # the drawn digits alone as the pool: the same picture, without the ink boxes of the whole bank (77 ms for 10,000 digits)
     composed = compose_batch(
-        bank.images, rows[None, :], (p.spacing.min, p.spacing.max), layout.width, rng=rng, mode=p.mode, measure=p.spacing.measure, align=p.align
+        bank.images[rows], np.arange(len(rows))[None, :], (p.spacing.min, p.spacing.max), layout.width, rng=rng, mode=p.mode,
+        measure=p.spacing.measure, align=p.align,
     )
     arrays = {
         "images": degrade(composed.images, p.degrade, rng),

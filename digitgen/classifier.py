@@ -22,7 +22,7 @@ import numpy as np
 
 from digitgen.arrays import check_digits
 from digitgen.io import atomic_path
-from digitgen.keras_io import load_keras, save_keras
+from digitgen.keras_io import infer, load_keras, save_keras
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class DigitClassifier:
         images = check_digits(images)
         if not len(images):
             return np.zeros((0, self.feature_size), np.float32), np.zeros((0, 10), np.float32)
-        features, proba = self._both.predict(images.astype(np.float32), batch_size=PREDICT_BATCH, verbose=0)
+        features, proba = infer(self._both, images.astype(np.float32), PREDICT_BATCH)
         return np.asarray(features, np.float32), np.asarray(proba, np.float32)
 
     def features(self, images: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Pictures of digits: mosaics, sequences with their boxes, interpolation strips; saved as PNG.
+"""Pictures of digits: mosaics, sequences with their boxes, interpolation strips; saved as PNG (or an animated GIF).
 
 Every function takes uint8 images (0 = background, 255 = ink) and returns a
 uint8 picture; nothing here computes a metric or reads a model.
@@ -6,6 +6,7 @@ uint8 picture; nothing here computes a metric or reads a model.
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -45,11 +46,50 @@ def mosaic(images: np.ndarray, columns: int, *, gap: int = 2) -> np.ndarray:
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a uint8 (H, W) image as PNG, atomically."""
+    """Write a uint8 (H, W) image as PNG, atomically (the bytes of :func:`png_bytes`)."""
     with atomic_path(path) as tmp:
         Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format="PNG")
 
 
+def png_bytes(image: np.ndarray) -> bytes:
+    """A uint8 (H, W) image encoded as PNG: the bytes :func:`save_png` writes."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def series_gif(images: np.ndarray, chosen: np.ndarray, *, scale: int = 4, frame_ms: int = 150, mark: int = 255) -> bytes:
+    """Interpolation series as an animated GIF: frame k shows step k of every series (one per row), forth and back, looping.
+
+    Parameters
+    ----------
+    images : uint8 (n, K, 28, 28) every step of each series, 0 = background.
+    chosen : int (n,) the step kept in each series; that series' cell gets a 1-pixel frame of grey ``mark`` at that step.
+    scale : screen pixels per digit pixel (nearest neighbour), >= 1.
+    frame_ms : display time of each frame in milliseconds, >= 20.
+
+    Returns
+    -------
+    The GIF file's bytes (no timestamps: the same steps give the same bytes).
+    """
+    images = np.asarray(images)
+    chosen = np.asarray(chosen)
+    if images.ndim != 4 or images.dtype != np.uint8 or not images.shape[0] or not images.shape[1] or chosen.shape != images.shape[:1]:
+        raise ValueError(f"images must be uint8 (n, K, H, W) with n, K >= 1 and chosen (n,), got {images.dtype} {images.shape} and {chosen.shape}.")
+    if scale < 1 or frame_ms < 20:
+        raise ValueError(f"scale == {scale} must be >= 1 and frame_ms == {frame_ms} >= 20.")
+    steps = images.shape[1]
+    frames = []
+    for k in list(range(steps)) + list(range(steps - 2, 0, -1)):
+        cells = images[:, k].copy()
+        framed = np.flatnonzero(chosen == k)
+        cells[framed, 0, :] = cells[framed, -1, :] = mark
+        cells[framed, :, 0] = cells[framed, :, -1] = mark
+        picture = mosaic(cells, 1)
+        frames.append(Image.fromarray(np.kron(picture, np.ones((scale, scale), np.uint8))))
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return buffer.getvalue()
 
 
 def draw_sequences(

@@ -5,7 +5,8 @@ Sub-commands (one module each in :mod:`digitgen.cli`, with ``register(commands)`
     digitgen sequence DIGITS MIN MAX WIDTH [--out FILE] [--seed N] [--source NAME] ...
     digitgen dataset SPLIT --out DIR|URL [--params params.yaml] [--mnist FILE] [--banks DIR] [--workers N] [--scheduler ADDRESS]
     digitgen check-params [params.yaml]
-    digitgen sample --generator kde|cvae|ambiguous [--digit D] [--pair A B] [-n N] [--out FILE] [--seed N] ...
+    digitgen sample --generator real|augmented|kde|cvae|ambiguous [--digit D] [--pair A B] [-n N] [--out FILE] [--gif FILE] ...
+    digitgen serve [--host 127.0.0.1] [--port 8000] [--models DIR] [--banks DIR] [--data mnist.npz]
 
 Errors in the input are one line on stderr with exit status 2 (see :mod:`digitgen.entry`).
 """
@@ -15,11 +16,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from digitgen.cli import check_params, dataset, sample, sequence
+from digitgen.cli import check_params, dataset, sample, sequence, serve
 from digitgen.entry import DEBUG_ENV, configure_logging, guarded, quiet_tensorflow
 
 #: Sub-command modules, in the order ``digitgen --help`` lists them.
-COMMANDS = (sequence, dataset, check_params, sample)
+COMMANDS = (sequence, dataset, check_params, sample, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,20 +1,39 @@
-"""``digitgen sequence DIGITS MIN MAX WIDTH``: one digit sequence as a PNG (compatible with the classic tool)."""
+"""``digitgen sequence DIGITS MIN MAX WIDTH``: one digit sequence as a PNG (compatible with the classic tool).
+
+Every layout option of the ``sequences`` stage is an option here too
+(:func:`digitgen.sequence.layout_options`): the classic ones keep their names
+(``MIN``, ``MAX``, ``WIDTH``, ``--mode``, ``--measure``, ``--align``), every
+other is ``--<key>`` with its params.yaml key relative to ``sequences``
+(``--degrade.blur.p 0.5``, ``--degrade.blur.sigma 0.4,1.2``), so an option
+added to the section is on the command line without code here.
+"""
 
 from __future__ import annotations
 
 import argparse
+import secrets
 from pathlib import Path
 
-import numpy as np
-
 from digitgen.cli.common import SEED, output_file, project_banks, width
+from digitgen.compose import ALIGNS, MEASURES, MODES
 from digitgen.constants import SOURCE_NAMES, SPLIT_NAMES
-from digitgen.params.sequences import MAX_LENGTH, MAX_WIDTH
-from digitgen.rules import Int, OneOf
+from digitgen.options import format_value
+from digitgen.rules import OneOf
+
+#: Layout options with a classic name on the command line; every other option ``key`` is ``--key``.
+CLASSIC_NAMES = {"width": "WIDTH", "spacing.min": "MIN", "spacing.max": "MAX", "spacing.measure": "--measure", "mode": "--mode", "align": "--align"}
+_DEST = "layout:"
+
+
+def option_name(key: str) -> str:
+    """How the command line spells layout option ``key`` (``WIDTH``, ``--measure``, ``--degrade.blur.p``)."""
+    return CLASSIC_NAMES.get(key, "--" + key)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the sub-command to ``digitgen``'s parser."""
+    from digitgen.sequence import layout_options
+
     seq = commands.add_parser(
         "sequence",
         help="compose one digit sequence into a PNG",
@@ -30,42 +49,53 @@ def register(commands: argparse._SubParsersAction) -> None:
     seq.add_argument("--split", choices=SPLIT_NAMES, default="test", help="MNIST split for --source real (default: test)")
     seq.add_argument("--data", type=Path, help="mnist.npz to draw real digits from (default: the project's, else the user cache)")
     seq.add_argument("--banks", type=Path, help="folder of generated banks (default: the project's data/banks)")
-    seq.add_argument("--mode", choices=("random", "fill"), default="random", help="random gaps, or one equal gap filling WIDTH")
-    seq.add_argument("--measure", choices=("cell", "ink"), default="cell", help="measure gaps between 28-px cells or ink")
-    seq.add_argument("--align", choices=("random", "center"), default="random", help="where the slack goes (default: random)")
+    seq.add_argument("--mode", choices=MODES, default="random", help="random gaps, or one equal gap filling WIDTH")
+    seq.add_argument("--measure", choices=MEASURES, default="cell", help="measure gaps between 28-px cells or ink")
+    seq.add_argument("--align", choices=ALIGNS, default="random", help="where the slack goes (default: random)")
+    layout = seq.add_argument_group("layout options of the sequences stage (params.yaml keys under sequences)")
+    for key, option in layout_options().items():
+        if key not in CLASSIC_NAMES:
+            layout.add_argument(
+                "--" + key, dest=_DEST + key, metavar="VALUE",
+                help=f"{option.rule.allowed()} (default: {format_value(option.default)}; lists comma-separated)",
+            )
     seq.set_defaults(run=run)
+
+
+def layout_values(args: argparse.Namespace) -> dict:
+    """Layout option key -> value given on the command line (the generated options parsed with their rules)."""
+    from digitgen.sequence import layout_options
+
+    options = layout_options()
+    values = {"width": args.width, "spacing.min": args.min_spacing, "spacing.max": args.max_spacing,
+              "spacing.measure": args.measure, "mode": args.mode, "align": args.align}
+    for dest, text in vars(args).items():
+        if dest.startswith(_DEST) and text is not None:
+            key = dest.removeprefix(_DEST)
+            values[key] = options[key].parse(text, option_name(key))
+    return values
 
 
 def run(args: argparse.Namespace) -> None:
     """Compose the sequence, write the PNG and print its path."""
-    from PIL import Image
+    import numpy as np
 
     from digitgen.bank import bank_path, load_bank
-    from digitgen.compose import check_layout, parse_digits
+    from digitgen.compose import parse_digits
     from digitgen.data.cache import load_real_bank
-    from digitgen.sequence import compose_sequence
+    from digitgen.pictures import save_png
+    from digitgen.sequence import LENGTH_RULE, build_layout, compose_record
 
     digits = parse_digits(args.digits)
-    Int(1, MAX_LENGTH, allowed=f"must be 1 to {MAX_LENGTH} digits").check(len(digits), "DIGITS length")
-    if args.width is not None:
-        Int(1, MAX_WIDTH).check(args.width, "WIDTH")
-    check_layout(len(digits), (args.min_spacing, args.max_spacing), args.width, mode=args.mode, measure=args.measure)
+    LENGTH_RULE.check(len(digits), "DIGITS length")
+    layout = build_layout(len(digits), layout_values(args), option_name)
     OneOf(SOURCE_NAMES).check(args.source, "--source")
-    seed = None if args.seed is None else SEED.check(args.seed, "--seed")
+    seed = secrets.randbits(63) if args.seed is None else SEED.check(args.seed, "--seed")
     out = output_file(args.out or Path("-".join(args.digits) + ".png"))
     if args.source == "real":
         bank = load_real_bank(args.split, args.data)
     else:
         bank = load_bank(bank_path(args.banks or project_banks(), args.source), args.source)
-    image = compose_sequence(
-        args.digits,
-        (args.min_spacing, args.max_spacing),
-        args.width,
-        bank=bank,
-        rng=np.random.default_rng(seed),
-        mode=args.mode,
-        measure=args.measure,
-        align=args.align,
-    )
-    Image.fromarray(np.round(image * 255).astype(np.uint8)).save(out)
+    arrays = compose_record(args.digits, layout, bank, np.random.default_rng(seed))
+    save_png(out, arrays["images"][0])
     print(out)

@@ -40,6 +40,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from digitgen.constants import DIGIT_SIZE
+from digitgen.keras_io import infer
 from digitgen.keras_train import train_model
 from digitgen.rules import Rule
 
@@ -317,7 +318,7 @@ def encode_means(encoder: keras.Model, images: np.ndarray, labels: np.ndarray | 
         inputs.append(one_hot(labels))
     if not len(images):
         return np.zeros((0, encoder.outputs[0].shape[-1]), np.float32)
-    z_mean, _ = encoder.predict(inputs, batch_size=PREDICT_BATCH, verbose=0)
+    z_mean, _ = infer(encoder, inputs, PREDICT_BATCH)
     return np.asarray(z_mean, dtype=np.float32)
 
 
@@ -339,7 +340,7 @@ def decode_images(decoder: keras.Model, codes: np.ndarray, labels: np.ndarray | 
     inputs = [np.asarray(codes, dtype=np.float32)]
     if labels is not None:
         inputs.append(one_hot(labels))
-    logits = decoder.predict(inputs, batch_size=PREDICT_BATCH, verbose=0)[..., 0]
+    logits = infer(decoder, inputs, PREDICT_BATCH)[..., 0]
     return np.round(scipy.special.expit(logits) * 255).astype(np.uint8)
 
 

@@ -98,7 +98,11 @@ def run(
             "codes": latent_clustering(code, labels, seed=params.seed, min_samples=params.min_samples, min_cluster_size=params.min_cluster_size),
             params.reduction: latent_clustering(reduced, labels, seed=params.seed, min_cluster_size=params.min_cluster_size),
         }
-        panels.append((TITLES[name], tsne_embedding(code[subset], seed=params.seed, perplexity=params.perplexity), labels[subset]))
+        if params.reduction == "tsne" and params.reduced_size == 2:
+            drawn_points = reduced[subset]  # the 2-D t-SNE of every test code already exists: draw its subset
+        else:
+            drawn_points = tsne_embedding(code[subset], seed=params.seed, perplexity=params.perplexity)
+        panels.append((TITLES[name], drawn_points, labels[subset]))
     values["test_digits"] = int(len(images))
     values["tsne_samples"] = int(params.tsne_samples)
     values["reduction"] = {"method": params.reduction, "size": params.reduced_size, "neighbours": params.neighbours}

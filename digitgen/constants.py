@@ -9,7 +9,7 @@ from __future__ import annotations
 #: Height and width of one digit cell (MNIST's), in pixels.
 DIGIT_SIZE = 28
 #: Digit sources a dataset can draw from: ``real`` is MNIST itself, the others are banks under ``data/banks/``.
-SOURCE_NAMES = ("real", "augmented", "kde", "cvae", "ambiguous")
+SOURCE_NAMES = ("real", "augmented", "kde", "cvae", "ambiguous", "clusters")
 #: The sources that are generated banks (files ``data/banks/<name>.npz``).
 GENERATED_SOURCES = SOURCE_NAMES[1:]
 #: Dataset splits, in the order their seeds are numbered.

@@ -56,7 +56,7 @@ def test_load_bank_round_trip_and_contract(tmp_path):
 
 def test_bank_path_refuses_unknown_sources(tmp_path):
     assert bank_path(tmp_path, "kde") == tmp_path / "kde.npz"
-    with pytest.raises(ValueError, match=r"source == 'gan', must be a generated bank, one of \['augmented', 'kde', 'cvae', 'ambiguous'\]"):
+    with pytest.raises(ValueError, match=r"source == 'gan', must be a generated bank, one of \['augmented', 'kde', 'cvae', 'ambiguous', 'clusters'\]"):
         bank_path(tmp_path, "gan")
 
 

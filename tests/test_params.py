@@ -44,7 +44,7 @@ def test_defaults_fill_missing_sections():
         ({"sequences": {"splits": {"train": {"count": -5}, "test": {}}}}, r"sequences.splits.train.count == -5, must be an integer in 1..1000000000"),
         ({"sequences": {"splits": {"train": {}}}}, r"must define every split \['train', 'test'\]; missing \['test'\]"),
         ({"sequences": {"splits": {"train": {}, "test": {}, "valid": {}}}}, r"'valid', is not a split"),
-        ({"sequences": {"splits": {"train": {"sources": {"gan": 1}}, "test": {}}}}, r"'gan', is not a digit source; valid sources are \['real', 'augmented', 'kde', 'cvae', 'ambiguous'\]"),
+        ({"sequences": {"splits": {"train": {"sources": {"gan": 1}}, "test": {}}}}, r"'gan', is not a digit source; valid sources are \['real', 'augmented', 'kde', 'cvae', 'ambiguous', 'clusters'\]"),
         ({"sequences": {"splits": {"train": {"sources": {"real": -1}}, "test": {}}}}, r"sequences.splits.train.sources.real == -1, must be a finite number >= 0"),
         ({"sequences": {"splits": {"train": {}, "test": {"sources": {"kde": 1}}}}}, r"test split draws real MNIST test digits only"),
         ({"sequences": {"digit_weights": [1, 2]}}, r"must list 10 weights"),

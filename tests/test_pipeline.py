@@ -66,7 +66,13 @@ def _make_repo(base: Path, mnist_arrays) -> tuple[Path, dict, list[str]]:
     # a copy: one list object in two places would be written as a YAML alias, which params files refuse
     params["train_autoencoder"].update(copy.deepcopy(tiny_vae), judges=tiny_judges, refine_steps=3, count=20, previews=3)
     params["train_classifier"].update(epochs=1, filters=[8], dense=16)
-    params["latent_report"].update(tsne_samples=40, perplexity=5)
+    tiny_embedder = {"latent_size": 3, "hidden": [16], "epochs": 1, "batch_size": 32}
+    params["latent_report"].update(
+        tsne_samples=40, perplexity=5, reduction="tsne", reduced_size=2, min_cluster_size=5,
+        autoencoder=copy.deepcopy(tiny_embedder), semisupervised={**copy.deepcopy(tiny_embedder), "class_weight": 0.95},
+        clusters={"embedder": "semisupervised", "clusters": 4, "per_cluster": 5, "mosaic_columns": 5},
+    )
+    params["evaluate_banks"].update(train_on_synthetic={"digits": 100, "epochs": 1}, readers={"kinds": ["mlp"], "digits": 100, "epochs": 1})
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     env = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONPATH=str(repo))

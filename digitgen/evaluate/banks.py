@@ -135,6 +135,8 @@ class SourceResult:
     predicted : int64 (n,) the classifier's digits for them.
     examples : uint8 mosaic, one row of examples per digit (the first of the pair for ambiguous digits).
     histogram : memorisation histogram rows (see :func:`memorisation_histogram`).
+    images : uint8 (n, 28, 28) the scored digits (for the held-out readers; never written).
+    reader_pairs : for ambiguous digits, held-out reader -> its ``pairs`` table (see :func:`pair_scores`).
     pairs : for ambiguous digits, ``"a-b"`` -> ``count``, ``mass``, ``smaller``, ``balanced`` (see
         :func:`pair_scores`; kept out of ``metrics`` so experiment tables stay narrow).
     """
@@ -146,6 +148,8 @@ class SourceResult:
     examples: np.ndarray
     histogram: list[dict] = field(default_factory=list)
     pairs: dict = field(default_factory=dict)
+    images: np.ndarray | None = None
+    reader_pairs: dict = field(default_factory=dict)
 
 
 def example_rows(images: np.ndarray, labels: np.ndarray, per_digit: int) -> np.ndarray:
@@ -233,6 +237,7 @@ def evaluate_real(reference: RealReference) -> SourceResult:
         "real", metrics, reference.test_labels, predicted,
         example_rows(reference.test_images, reference.test_labels, params.mosaic_per_digit),
         memorisation_histogram(reference.baseline_distances, reference.baseline_distances),
+        images=reference.test_images,
     )
 
 
@@ -281,5 +286,6 @@ def evaluate_source(source: DigitBank, classifier: FeatureModel, reference: Real
         example_rows(images, labels, params.mosaic_per_digit),
         memorisation_histogram(distances, reference.baseline_distances),
         pairs,
+        images,
     )
 

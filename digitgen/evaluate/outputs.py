@@ -6,7 +6,9 @@ same bytes and experiment tables stay readable. Nothing here computes a metric.
 Bank plots (stage ``evaluate_banks``), in one folder: ``mosaics/<source>.png``;
 ``confusion/<source>.csv`` (single-label sources), columns ``actual, predicted``;
 ``memorisation/<source>.csv``, columns ``distance, samples, real_test``;
-``ambiguous/<source>.csv`` (pair-label sources), columns :data:`PAIR_COLUMNS`.
+``ambiguous/<source>.csv`` (pair-label sources), columns :data:`PAIR_COLUMNS`;
+``ambiguous_readers/<source>.csv`` (pair-label sources scored by held-out readers), columns
+:data:`READER_PAIR_COLUMNS`.
 Sequence plots (stage ``evaluate_sequences``), in another: ``confusion/sequences-<split>.csv``,
 columns ``actual, predicted``; ``sequences/<split>.png``, sample sequences with boxes and labels.
 """
@@ -31,6 +33,8 @@ if TYPE_CHECKING:  # the writers of one stage do not import the other stage's sc
 
 #: Columns of the per-pair table ``ambiguous/<source>.csv`` (one row per pair, see :func:`digitgen.evaluate.banks.pair_scores`).
 PAIR_COLUMNS = ("pair", "count", "mass", "smaller", "balanced")
+#: Columns of the per-pair table of the held-out readers ``ambiguous_readers/<source>.csv`` (one row per reader and pair).
+READER_PAIR_COLUMNS = ("reader", "pair", "count", "mass", "smaller", "balanced")
 #: Columns of every confusion table.
 CONFUSION_COLUMNS = ("actual", "predicted")
 #: Columns of every memorisation histogram.
@@ -62,6 +66,15 @@ def write_bank_plots(folder: str | os.PathLike, results: Sequence[SourceResult])
             write_csv(
                 folder / "ambiguous" / f"{result.name}.csv", PAIR_COLUMNS,
                 [[pair, *(v[column] for column in PAIR_COLUMNS[1:])] for pair, v in result.pairs.items()],
+            )
+        if result.reader_pairs:
+            write_csv(
+                folder / "ambiguous_readers" / f"{result.name}.csv", READER_PAIR_COLUMNS,
+                [
+                    [reader, pair, *(v[column] for column in READER_PAIR_COLUMNS[2:])]
+                    for reader, pairs in result.reader_pairs.items()
+                    for pair, v in pairs.items()
+                ],
             )
 
 

@@ -36,7 +36,14 @@ from digitgen.degrade import degrade
 from digitgen.exports.assemble import write_shard_exports
 from digitgen.io import npz_bytes, sha256_file
 from digitgen.params.canvases import CanvasesParams
-from digitgen.shards import SourcePool, SourceSpec, SplitSummary, plan_sources, png_bytes, shard_rng
+from digitgen.shards import (
+    SourcePool,
+    SourceSpec,
+    SplitSummary,
+    plan_sources,
+    png_bytes,
+    shard_rng,
+)
 from digitgen.storage import Destination
 from digitgen.writer import ShardDone, ShardTask
 

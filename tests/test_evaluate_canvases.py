@@ -12,7 +12,7 @@ from test_canvas import canvas_params
 
 from digitgen import canvas_shards
 from digitgen.errors import RunError
-from digitgen.evaluate.canvases import check_canvas_split, digit_inputs
+from digitgen.evaluate.canvases import boxes_hold_ink, check_canvas_split, digit_inputs
 from digitgen.evaluate.readings import classify_with
 from digitgen.io import read_npz, write_npz
 from digitgen.params.all import parse_params
@@ -127,3 +127,13 @@ def test_canvas_folders_must_be_named_after_the_splits(written, tmp_path, classi
         evaluate_canvases.run(eval_params(), written / "mnist.npz", tmp_path / "none.keras", [], [written / "canvases" / s for s in ("train", "test")],
                               tmp_path / "m.json", tmp_path / "plots", classify=classify)
     assert not (tmp_path / "m.json").exists()
+
+
+def test_boxes_hold_ink_equals_the_per_box_reference():
+    rng = np.random.default_rng(0)
+    images = ((rng.random((700, 20, 30)) < 0.01) * 200).astype(np.uint8)
+    rows = rng.integers(0, 700, 3000)
+    boxes = np.stack([rng.integers(0, 30, 3000), rng.integers(0, 20, 3000)], 1)
+    boxes = np.concatenate([boxes, boxes + rng.integers(1, 8, (3000, 2))], 1)  # may run past the edge: clipped
+    expected = np.array([images[r, y0:y1, x0:x1].any() for r, (x0, y0, x1, y1) in zip(rows, boxes)])
+    assert np.array_equal(boxes_hold_ink(images, rows, boxes, block=256), expected) and 0 < expected.mean() < 1

@@ -93,6 +93,29 @@ def digit_inputs(images: np.ndarray, rows: np.ndarray, boxes: np.ndarray) -> np.
     return centre_crops(tops, sizes)
 
 
+def boxes_hold_ink(images: np.ndarray, rows: np.ndarray, boxes: np.ndarray, block: int = 512) -> np.ndarray:
+    """bool (K,): whether box ``k`` of ``images[rows[k]]`` holds a non-zero pixel (summed-area tables, ``block`` images at a time).
+
+    ``boxes`` int (K, 4) ``x0, y0, x1, y1``; boxes outside the image are clipped to it.
+    """
+    n, height, width = images.shape
+    boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
+    x0, x1 = np.clip(boxes[:, 0], 0, width), np.clip(boxes[:, 2], 0, width)
+    y0, y1 = np.clip(boxes[:, 1], 0, height), np.clip(boxes[:, 3], 0, height)
+    rows = np.asarray(rows, np.int64)
+    out = np.zeros(len(rows), bool)
+    for start in range(0, n, block):
+        mine = np.flatnonzero((rows >= start) & (rows < start + block))
+        if not len(mine):
+            continue
+        table = np.zeros((min(block, n - start), height + 1, width + 1), np.int32)
+        np.cumsum(np.cumsum(images[start : start + block] > 0, axis=1, dtype=np.int32), axis=2, out=table[:, 1:, 1:])
+        r = rows[mine] - start
+        total = table[r, y1[mine], x1[mine]] - table[r, y0[mine], x1[mine]] - table[r, y1[mine], x0[mine]] + table[r, y0[mine], x0[mine]]
+        out[mine] = total > 0
+    return out
+
+
 def _manifest_problems(path: Path, expected: list[dict[str, np.ndarray]]) -> list[tuple[str, int]]:
     if not path.is_file():
         return [(f"{path.name}: missing", 1)]
@@ -185,7 +208,7 @@ def check_canvas_split(
         index = arrays["source_index"][rows, slots].astype(np.int64)
         boxes = arrays["digit_boxes"][rows, slots].astype(np.int64)
         valid_box = (boxes[:, 0] >= 0) & (boxes[:, 1] >= 0) & (boxes[:, 2] <= layout.width) & (boxes[:, 3] <= layout.height) & (boxes[:, 0] < boxes[:, 2]) & (boxes[:, 1] < boxes[:, 3])
-        ink = np.array([arrays["images"][r, y0:y1, x0:x1].any() if ok else True for r, (x0, y0, x1, y1), ok in zip(rows.tolist(), boxes.tolist(), valid_box.tolist())], bool)
+        ink = boxes_hold_ink(arrays["images"], rows, boxes) | ~valid_box
         if (~ink).any():
             problems.add(f"{path.name}: row {int(rows[~ink][0])}: digit box holds no ink", int((~ink).sum()))
         for code, name in enumerate(names):

@@ -25,10 +25,9 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from digitgen.exports.records import (
     ShardObjects,
@@ -39,6 +38,9 @@ from digitgen.exports.records import (
     put,
 )
 from digitgen.storage import Destination
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: Folder of the export inside a split folder.
 FOLDER = "parquet"
@@ -66,6 +68,8 @@ def features(kind: str) -> dict:
 
 def schema(kind: str) -> pa.Schema:
     """The Arrow schema of a file, with the ``huggingface`` metadata."""
+    import pyarrow as pa  # here, not at import: the stages that write no Parquet do not pay pyarrow's start-up
+
     fields = pa.schema([
         ("image", pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
         ("label", pa.string()),
@@ -87,6 +91,8 @@ def file_name(split: str, shard: int, shards: int) -> str:
 
 def table(kind: str, objects: ShardObjects, shard_name: str) -> pa.Table:
     """The Arrow table of one shard (see the module docstring)."""
+    import pyarrow as pa
+
     starts = objects_per_image(objects)
     n = len(objects.images)
     boxes = objects.boxes.astype(np.float32)
@@ -107,6 +113,8 @@ def table(kind: str, objects: ShardObjects, shard_name: str) -> pa.Table:
 
 def parquet_bytes(data: pa.Table) -> bytes:
     """The Parquet bytes of a table, written with fixed options."""
+    import pyarrow.parquet as pq
+
     buffer = io.BytesIO()
     pq.write_table(data, buffer, compression="snappy", write_statistics=False, row_group_size=max(len(data), 1), store_schema=True)
     return buffer.getvalue()

@@ -5,7 +5,7 @@ digits' ``balanced_threshold`` and ``balanced_target`` (recorded in
 ``banks.json``) and table columns (read from each CSV's header). This module
 imports no evaluation code.
 
-It is longer than the other modules (about 590 lines) because it is one page:
+It is longer than the other modules (about 600 lines) because it is one page:
 its style sheet, an inline SVG line chart, the confusion and pair tables and
 the page's sections; none of it is used anywhere else.
 """

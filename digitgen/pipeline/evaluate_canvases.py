@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from digitgen.bank import load_bank
+from digitgen.canvas_pictures import draw_canvases
 from digitgen.constants import SPLIT_NAMES
 from digitgen.data.mnist import load_mnist_npz
 from digitgen.errors import InputError, RunError
@@ -26,7 +27,7 @@ from digitgen.evaluate.outputs import CONFUSION_COLUMNS, write_csv, write_json
 from digitgen.evaluate.readings import Classify
 from digitgen.io import atomic_directory, read_npz
 from digitgen.params.evaluate_canvases import EvaluateCanvasesParams
-from digitgen.pictures import draw_canvases, save_png
+from digitgen.pictures import save_png
 from digitgen.pipeline.inputs import banks_by_name, check_model_file, load_classifier
 
 logger = logging.getLogger(__name__)

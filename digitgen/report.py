@@ -5,7 +5,7 @@ digits' ``balanced_threshold`` and ``balanced_target`` (recorded in
 ``banks.json``) and table columns (read from each CSV's header). This module
 imports no evaluation code.
 
-It is longer than the other modules (about 530 lines) because it is one page:
+It is longer than the other modules (about 600 lines) because it is one page:
 its style sheet, an inline SVG line chart, the confusion and pair tables and
 the page's sections; none of it is used anywhere else.
 """
@@ -321,6 +321,7 @@ def build_report(
     metrics: Sequence[str | os.PathLike] = (),
     bank_plots: str | os.PathLike | None = None,
     sequence_plots: str | os.PathLike | None = None,
+    canvas_plots: str | os.PathLike | None = None,
     history: str | os.PathLike | None = None,
     figures: Sequence[str | os.PathLike] = (),
     title: str,
@@ -338,6 +339,8 @@ def build_report(
         ``ambiguous/<source>.csv``.
     sequence_plots : the ``evaluate_sequences`` stage's plots folder:
         ``confusion/sequences-<split>.csv``, ``sequences/<split>.png``.
+    canvas_plots : the ``evaluate_canvases`` stage's plots folder: ``canvases/<split>.png``,
+        ``confusion/canvases-<split>.csv``; shown with ``canvas_checks.json`` and ``canvases.json``.
     history : the classifier's per-epoch CSV (column ``epoch`` first).
     figures : any other plots: PNG and SVG files are embedded (clustering,
         t-SNE, mosaics of other stages); CSV files are drawn as line charts of
@@ -360,7 +363,7 @@ def build_report(
     for path in [*metrics, *figures, *(p for p in (history,) if p is not None)]:
         if not Path(path).is_file():
             raise FileNotFoundError(f"report input {str(path)!r} does not exist; run `dvc repro` to make it.")
-    for folder, stage in ((bank_plots, "evaluate_banks"), (sequence_plots, "evaluate_sequences")):
+    for folder, stage in ((bank_plots, "evaluate_banks"), (sequence_plots, "evaluate_sequences"), (canvas_plots, "evaluate_canvases")):
         if folder is not None and not Path(folder).is_dir():
             raise FileNotFoundError(f"{stage} plots folder {str(folder)!r} does not exist; run `dvc repro {stage}`.")
     if zoom < 1:
@@ -383,7 +386,9 @@ def build_report(
     out += _classifier_section(loaded.get("classifier"), history)
     out += _sources_section(loaded.get("banks") or {}, banks_folder, zoom)
     out += _datasets_section(loaded.get("datasets") or {}, sequences_folder)
-    others = {name: values for name, values in loaded.items() if name not in ("classifier", "banks", "datasets")}
+    if canvas_plots is not None or "canvas_checks" in loaded:
+        out += _canvases_section(loaded.get("canvas_checks") or {}, loaded.get("canvases") or {}, Path(canvas_plots) if canvas_plots is not None else None)
+    others = {name: values for name, values in loaded.items() if name not in ("classifier", "banks", "datasets", "canvas_checks", "canvases")}
     if others:
         out.append("<h2>Other metrics</h2>")
         for name, values in others.items():
@@ -521,6 +526,66 @@ def _datasets_section(datasets: dict, evaluated: Path | None) -> list[str]:
             out.append(f"<h3>Sample <code>{_esc(split)}</code> sequences</h3><div class='cards'>")
             out.append(f'<div class="card">boxes: green = the classifier reads the label, red = it does not{_img(picture, f"{split} sequences")}</div>')
             confusion = evaluated / "confusion" / f"sequences-{split}.csv"
+            counts = _confusion_from_csv(confusion) if confusion.is_file() else None
+            if counts is not None:
+                out.append(f'<div class="card"><b>per-digit confusion of the cropped digits</b>{_confusion_html(counts)}</div>')
+            out.append("</div>")
+    return out
+
+
+_CANVAS_COLUMNS = (
+    ("canvases", "canvases", "{:d}"),
+    ("numbers", "numbers", "{:d}"),
+    ("digits", "digits", "{:d}"),
+    ("contract_errors", "contract errors", "{:d}"),
+    ("leaks", "leaks from training", "{:d}"),
+    ("largest_iou", "largest IoU", "{:.3f}"),
+    ("max_iou", "IoU limit", "{:.3f}"),
+    ("numbers_dropped", "numbers left out", "{:d}"),
+    ("checked_digits", "classified digits", "{:d}"),
+    ("digit_accuracy", "digit accuracy", "{:.2%}"),
+    ("number_accuracy", "number accuracy", "{:.2%}"),
+)
+
+
+def _canvases_section(checks: dict, stats: dict, evaluated: Path | None) -> list[str]:
+    out = ["<h2>Detection canvases</h2>"]
+    if checks:
+        out.append(
+            '<p class="note">Each canvas holds several numbers placed so that no two number boxes overlap by more than the IoU '
+            "limit. Every digit is cropped by its box, scaled so that its longer side is 20 px, centred by its centre of mass "
+            "and classified; a number counts as read when all its digits are. Contract errors count violations of the shard "
+            "format (boxes inside the canvas, digit boxes inside their number's box, the IoU limit, labels, padding), of "
+            "provenance and of the manifest; leaks count test digits that are not real MNIST test digits.</p>"
+        )
+        header = ["split"] + [label for _, label, _ in _CANVAS_COLUMNS]
+        rows = []
+        for split, values in checks.items():
+            cells = [_esc(split)]
+            for key, _, pattern in _CANVAS_COLUMNS:
+                value = values.get(key)
+                text = _esc(_fmt(value, pattern))
+                cells.append(f'<span class="bad">{text}</span>' if key in ("contract_errors", "leaks") and value else text)
+            rows.append(cells)
+        out.append(_table(header, rows))
+        for split, values in checks.items():
+            by_height = values.get("accuracy_by_height") or {}
+            if by_height:
+                shown = ", ".join(f"{_esc(k)} px: {v:.2%}" for k, v in by_height.items())
+                out.append(f"<p>{_esc(split)}: digit accuracy by box height: {shown}</p>")
+            out.extend(f'<p class="bad">{_esc(split)}: {_esc(message)}</p>' for message in values.get("messages") or [])
+    else:
+        out.append('<p class="note">No canvas checks (canvas_checks.json) given.</p>')
+    if stats:
+        rows = [[_esc(split), _esc(_fmt(v.get("count"), "{}")), _esc(_fmt(v.get("mean_numbers"), "{:.2f}")), _esc(_fmt(v.get("mean_digits"), "{:.2f}")),
+                 _esc(_fmt(v.get("dropped_fraction"), "{:.3%}"))] for split, v in stats.items()]
+        out.append(_table(["split", "canvases", "numbers per canvas", "digits per canvas", "numbers left out"], rows))
+    if evaluated is not None:
+        for picture in sorted((evaluated / "canvases").glob("*.png")):
+            split = picture.stem
+            out.append(f"<h3>Sample <code>{_esc(split)}</code> canvases</h3><div class='cards'>")
+            out.append(f'<div class="card">blue: number boxes; green: digits the classifier reads as labelled, red: not{_img(picture, f"{split} canvases")}</div>')
+            confusion = evaluated / "confusion" / f"canvases-{split}.csv"
             counts = _confusion_from_csv(confusion) if confusion.is_file() else None
             if counts is not None:
                 out.append(f'<div class="card"><b>per-digit confusion of the cropped digits</b>{_confusion_html(counts)}</div>')

@@ -29,32 +29,30 @@ import logging
 import os
 import platform
 import tarfile
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
 import digitgen
-from digitgen import contract, executors
+from digitgen import contract, writer
 from digitgen.bank import DigitBank, bank_path, load_bank
 from digitgen.compose import compose_batch, ink_extents
 from digitgen.constants import SOURCE_NAMES, SPLIT_NAMES
 from digitgen.data.mnist import load_mnist_npz
 from digitgen.degrade import degrade
 from digitgen.executors import DaskExecutor, LocalExecutor
+from digitgen.exports.assemble import write_shard_exports
 from digitgen.io import (
-    atomic_directories,
     atomic_directory,
     npz_bytes,
     sha256_file,
-    write_json,
 )
 from digitgen.params.sequences import SequencesParams
 from digitgen.storage import Destination, is_url
+from digitgen.writer import ShardDone, ShardTask
 
 logger = logging.getLogger(__name__)
 
@@ -89,11 +87,14 @@ class SplitSummary:
 # --------------------------------------------------------------------------- sources
 
 
-def plan_sources(split: str, params: SequencesParams, mnist_path: str | os.PathLike, banks_dir: str | os.PathLike) -> list[SourceSpec]:
+def plan_sources(
+    split: str, params: SequencesParams, mnist_path: str | os.PathLike, banks_dir: str | os.PathLike, section: str = "sequences"
+) -> list[SourceSpec]:
     """Resolve the split's source weights to files, failing before any work if one is missing.
 
     The train split draws real *training* digits, the test split real *test*
-    digits only; generated banks are fitted on the training split.
+    digits only; generated banks are fitted on the training split. ``params``
+    is any section with ``splits`` (``sequences``, ``canvases``: ``section`` names it in messages).
     """
     if split not in params.splits:
         raise ValueError(f"split == {split!r}, params define the splits {sorted(params.splits)}.")
@@ -113,7 +114,7 @@ def plan_sources(split: str, params: SequencesParams, mnist_path: str | os.PathL
             path = bank_path(banks_dir, name)
             if not path.is_file():
                 raise FileNotFoundError(
-                    f"bank {str(path)!r} for source {name!r} (sequences.splits.{split}.sources) does not exist; "
+                    f"bank {str(path)!r} for source {name!r} ({section}.splits.{split}.sources) does not exist; "
                     f"run `dvc repro` to build it or set its weight to 0."
                 )
             specs.append(SourceSpec(name, weight, str(path), None))
@@ -247,19 +248,8 @@ def shard_statistics(arrays: Mapping[str, np.ndarray]) -> dict[str, list[int]]:
     }
 
 
-@dataclass(frozen=True)
-class ShardTask:
-    """One unit of work: shard number ``shard`` of ``split``, ``size`` sequences, written into ``destination``."""
-
-    split: str
-    shard: int
-    size: int
-    first_index: int
-    destination: Destination
-
-
-def run_shard(pool: SourcePool, params: SequencesParams, task: ShardTask) -> tuple[str, dict[str, list[int]]]:
-    """Compose one shard and write its files; return its manifest rows as CSV text and its statistics."""
+def run_shard(pool: SourcePool, params: SequencesParams, task: ShardTask) -> ShardDone:
+    """Compose one shard and write its files (NPZ, tar, exports); return its manifest rows as CSV text, statistics and export records."""
     arrays = make_shard(pool, params, task.split, task.shard, task.size)
     stem = f"shard-{task.shard:05d}"
     if "npz" in params.formats:
@@ -272,19 +262,19 @@ def run_shard(pool: SourcePool, params: SequencesParams, task: ShardTask) -> tup
     text = io.StringIO()
     shard_name = f"{stem}.npz" if "npz" in params.formats else f"{stem}.tar"
     csv.writer(text, lineterminator="\n").writerows(manifest_rows(arrays, shard_name, task.first_index))
-    return text.getvalue(), shard_statistics(arrays)
+    n_shards = -(-params.splits[task.split].count // params.shard_size)
+    exports = write_shard_exports(params.formats, "sequences", task.split, arrays, task.shard, n_shards, task.first_index, task.destination)
+    return ShardDone(text.getvalue(), shard_statistics(arrays), exports)
 
 
-def run_shard_item(pool: SourcePool, item: tuple[SequencesParams, ShardTask]) -> tuple[str, dict[str, list[int]]]:
+def run_shard_item(pool: SourcePool, item: tuple[SequencesParams, ShardTask]) -> ShardDone:
     """:func:`run_shard` as an executor's work item ``(params, task)`` (see :mod:`digitgen.executors`)."""
     return run_shard(pool, *item)
 
 
 def make_executor(params: SequencesParams, workers: int | None = None) -> LocalExecutor | DaskExecutor:
     """The executor ``params`` ask for; ``workers`` overrides ``params.workers`` (local only)."""
-    return executors.make_executor(
-        params.executor, workers=params.workers if workers is None else workers, scheduler=params.scheduler, timeout=params.scheduler_timeout
-    )
+    return writer.make_executor(params, workers)
 
 
 # --------------------------------------------------------------------------- one split
@@ -332,18 +322,12 @@ def write_datasets(
     are assembled in temporary folders and swapped into place only once all
     of them are complete, so a failure leaves the previous datasets as they were.
     """
-    splits = sorted(params.splits)
-    plans = {split: plan_sources(split, params, mnist_path, banks_dir) for split in splits}
-    summaries = []
-    with make_executor(params) as executor, atomic_directories([Path(out) / split for split in splits]) as temps:
-        for split, tmp in zip(splits, temps):
-            count = params.splits[split].count
-            n_shards = -(-count // params.shard_size)
-            totals = _emit_into(Destination(str(tmp)), executor, split, params, plans[split], count, n_shards)
-            summaries.append(SplitSummary(split, count, n_shards, Path(out) / split, totals, tuple(spec.name for spec in plans[split])))
-            logger.info("wrote %d %s sequences in %d shards", count, split, n_shards)
-    write_json(metrics_path, dataset_metrics(summaries))
-    return summaries
+    plans = {split: plan_sources(split, params, mnist_path, banks_dir) for split in sorted(params.splits)}
+    return writer.write_splits(SEQUENCES, params, plans, out, metrics_path, dataset_metrics, _summary)
+
+
+def _summary(split: str, count: int, n_shards: int, folder: Path, totals: dict[str, list[int]], specs: list[SourceSpec]) -> SplitSummary:
+    return SplitSummary(split, count, n_shards, folder, totals, tuple(spec.name for spec in specs))
 
 
 def _emit_into(
@@ -355,24 +339,7 @@ def _emit_into(
     count: int,
     n_shards: int,
 ) -> dict[str, list[int]]:
-    tasks = [
-        ShardTask(split, shard, min(params.shard_size, count - shard * params.shard_size), shard * params.shard_size, destination)
-        for shard in range(n_shards)
-    ]
-    logger.info("split %s: %d sequences in %d shards on %s", split, count, n_shards, executor.describe(n_shards))
-    totals: dict[str, list[int]] = {}
-    with tempfile.TemporaryDirectory(prefix="digitgen-manifest-") as scratch:
-        manifest_path = Path(scratch) / "manifest.csv"
-        with open(manifest_path, "w", encoding="utf-8", newline="") as manifest:
-            manifest.write(",".join(MANIFEST_COLUMNS) + "\n")
-            results = executor.map(SourcePool, (specs,), run_shard_item, [(params, task) for task in tasks])
-            for text, stats in tqdm(results, total=n_shards, desc=f"{split} shards", unit="shard", disable=None):
-                manifest.write(text)
-                for key, values in stats.items():
-                    totals[key] = [a + b for a, b in zip(totals.get(key, [0] * len(values)), values)]
-        _write_info(destination, split, params, specs, n_shards, totals)
-        destination.put("manifest.csv", manifest_path)  # last: marks the split complete
-    return totals
+    return writer.emit_into(destination, executor, SEQUENCES, split, params, specs, count, n_shards)
 
 
 def _write_info(
@@ -406,6 +373,10 @@ def _write_info(
         "versions": {"digitgen": digitgen.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }
     destination.write("info.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+
+
+#: The sequence datasets, for :mod:`digitgen.writer`.
+SEQUENCES = writer.DatasetKind("sequences", MANIFEST_COLUMNS, SourcePool, run_shard_item, _write_info, "sequences")
 
 
 def dataset_metrics(summaries: list[SplitSummary]) -> dict[str, dict]:

@@ -73,6 +73,12 @@ def _make_repo(base: Path, mnist_arrays) -> tuple[Path, dict, list[str]]:
         clusters={"embedder": "semisupervised", "clusters": 4, "per_cluster": 5, "mosaic_columns": 5},
     )
     params["evaluate_banks"].update(train_on_synthetic={"digits": 100, "epochs": 1}, readers={"kinds": ["mlp"], "digits": 100, "epochs": 1})
+    # tiny canvases, every export written by the stage
+    params["canvases"].update(width=64, height=64, numbers={"min": 1, "max": 3}, length={"min": 1, "max": 2}, number_height=[10, 24],
+                              shard_size=20, previews=3, workers=2, formats=["npz", "coco", "yolo", "parquet"])
+    params["canvases"]["splits"]["train"]["count"] = 40
+    params["canvases"]["splits"]["test"]["count"] = 20
+    params["evaluate_canvases"].update(canvases_checked=20, canvas_previews=4)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     env = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONPATH=str(repo))
@@ -144,6 +150,17 @@ def test_dvc_repro_builds_every_stage_and_the_contract(built, mnist_arrays):
     assert abs(sum(metrics["train"]["digit_fraction"].values()) - 1) < 1e-3
     assert (repo / "outputs" / "report" / "index.html").stat().st_size > 10_000
 
+    for split, count in (("train", 40), ("test", 20)):
+        folder = repo / "outputs" / "canvases" / split
+        assert sorted(p.name for p in folder.glob("shard-*.npz")) == [f"shard-{i:05d}.npz" for i in range(count // 20)]
+        assert len(pd.read_csv(folder / "manifest.csv")) == count
+        assert len(list((folder / "coco" / "images").glob("*.png"))) == count and (folder / "coco" / "annotations.json").is_file()
+        assert len(list((folder / "yolo" / "labels").glob("*.txt"))) == count and (folder / "yolo" / "data.yaml").is_file()
+        assert len(list((folder / "parquet" / "data").glob("*.parquet"))) == count // 20
+    checks = json.loads((repo / "outputs" / "metrics" / "canvas_checks.json").read_text())
+    assert checks["test"]["contract_errors"] == 0 and checks["test"]["leaks"] == 0 and checks["train"]["canvases"] == 40
+    assert "Detection canvases" in (repo / "outputs" / "report" / "index.html").read_text()
+
 
 @pytest.mark.slow
 def test_forcing_every_stage_to_run_again_changes_no_output(repo):
@@ -168,6 +185,17 @@ def test_a_sequences_change_reruns_exactly_the_sequences_their_evaluation_and_th
     with np.load(repo / "outputs" / "sequences" / "test" / "shard-00000.npz") as shard:
         assert shard["images"].shape == (25, 28, 190)
     assert "Data and pipelines are up to date" in run([*dvc, "status"], repo, env)
+
+
+def test_a_canvases_change_reruns_exactly_the_canvases_their_evaluation_and_the_report(repo):
+    repo, env, dvc = repo
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["canvases"]["max_iou"] = 0.0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    log = run([*dvc, "repro"], repo, env)
+    assert _stages_run(log) == {"canvases", "evaluate_canvases", "report"}, log
+    checks = json.loads((repo / "outputs" / "metrics" / "canvas_checks.json").read_text())
+    assert checks["train"]["largest_iou"] == 0 and checks["train"]["max_iou"] == 0
 
 
 def test_bad_params_stop_the_stage_with_one_line_before_it_writes(repo):

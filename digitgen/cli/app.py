@@ -4,6 +4,7 @@ Sub-commands (one module each in :mod:`digitgen.cli`, with ``register(commands)`
 
     digitgen sequence DIGITS MIN MAX WIDTH [--out FILE] [--seed N] [--source NAME] ...
     digitgen dataset SPLIT --out DIR|URL [--params params.yaml] [--mnist FILE] [--banks DIR] [--workers N] [--scheduler ADDRESS]
+    digitgen export DIR --format coco|yolo|parquet --out OUT [--workers N]
     digitgen check-params [params.yaml]
     digitgen sample --generator real|augmented|kde|cvae|ambiguous [--digit D] [--pair A B] [-n N] [--out FILE] [--gif FILE] ...
     digitgen serve [--host 127.0.0.1] [--port 8000] [--models DIR] [--banks DIR] [--data mnist.npz]
@@ -16,11 +17,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from digitgen.cli import check_params, dataset, sample, sequence, serve
+from digitgen.cli import check_params, dataset, export, sample, sequence, serve
 from digitgen.entry import DEBUG_ENV, configure_logging, guarded, quiet_tensorflow
 
 #: Sub-command modules, in the order ``digitgen --help`` lists them.
-COMMANDS = (sequence, dataset, check_params, sample, serve)
+COMMANDS = (sequence, dataset, export, check_params, sample, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

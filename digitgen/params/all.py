@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from digitgen.params.augment import AugmentParams
+from digitgen.params.canvases import CanvasesParams
 from digitgen.params.core import (
     SECTION_NAMES,
     check_sections,
@@ -20,6 +21,7 @@ from digitgen.params.core import (
 )
 from digitgen.params.download import DownloadParams
 from digitgen.params.evaluate_banks import EvaluateBanksParams
+from digitgen.params.evaluate_canvases import EvaluateCanvasesParams
 from digitgen.params.evaluate_sequences import EvaluateSequencesParams
 from digitgen.params.fit_kde import KdeParams
 from digitgen.params.latent_report import LatentReportParams
@@ -45,6 +47,8 @@ class Params:
     train_cvae: TrainCvaeParams = section(TrainCvaeParams)
     train_autoencoder: TrainAutoencoderParams = section(TrainAutoencoderParams)
     latent_report: LatentReportParams = section(LatentReportParams)
+    canvases: CanvasesParams = section(CanvasesParams)
+    evaluate_canvases: EvaluateCanvasesParams = section(EvaluateCanvasesParams)
 
 
 #: Section name -> its class.

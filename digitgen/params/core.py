@@ -40,6 +40,8 @@ SECTION_NAMES = (
     "train_cvae",
     "train_autoencoder",
     "latent_report",
+    "canvases",
+    "evaluate_canvases",
 )
 #: Largest params file read (the project's is about 11 kB).
 MAX_FILE_BYTES = 1 << 20

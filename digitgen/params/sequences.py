@@ -25,8 +25,8 @@ SCHEDULER = Pattern(
     r"(?:(?:tcp|tls|ws|wss|ucx)://[A-Za-z0-9._\[\]:-]+:\d{1,5}|inproc://\S+)", "tcp://10.0.0.5:8786",
     allowed="must be a Dask scheduler address such as 'tcp://10.0.0.5:8786'",
 )
-#: Output formats of the shards.
-FORMATS = ("npz", "webdataset")
+#: Output formats of the shards: NPZ, WebDataset tar, and the exports (:mod:`digitgen.exports`).
+FORMATS = ("npz", "webdataset", "coco", "yolo", "parquet")
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class SequencesParams:
     scheduler: str | None = setting(None, Nullable(SCHEDULER))
     scheduler_timeout: float = setting(10.0, Real(0, 3600, low_open=True, allowed="must be a number of seconds in (0, 3600]"))
     degrade: DegradeParams = section(DegradeParams)
-    formats: tuple[str, ...] = setting(("npz",), ListOf(OneOf(FORMATS), 1, len(FORMATS), unique=True, allowed="must list 'npz' and/or 'webdataset', each once"))
+    formats: tuple[str, ...] = setting(("npz",), ListOf(OneOf(FORMATS), 1, len(FORMATS), unique=True, allowed=f"must list formats among {list(FORMATS)}, each once, 'npz' or 'webdataset' included"))
     splits: Mapping[str, SplitParams] = setting(
         factory=lambda: {"train": SplitParams(60000), "test": SplitParams(10000)}, rule=_SPLITS
     )
@@ -106,6 +106,8 @@ class SequencesParams:
     def validate(self, key: str) -> None:
         if self.digit_weights is not None and sum(self.digit_weights) <= 0:
             raise invalid(f"{key}.digit_weights", list(self.digit_weights), "weights must sum to more than 0")
+        if not {"npz", "webdataset"} & set(self.formats):
+            raise invalid(f"{key}.formats", list(self.formats), "must include 'npz' or 'webdataset': the exports come with the shards")
         if self.executor == "dask" and not self.scheduler:
             raise invalid(f"{key}.scheduler", self.scheduler, "must give the Dask scheduler address (e.g. tcp://10.0.0.5:8786) when executor is 'dask'")
         missing = [split for split in SPLIT_NAMES if split not in self.splits]

@@ -11,6 +11,7 @@ import shlex
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 from studio_models import shared_inputs
 
@@ -18,9 +19,6 @@ from digitgen import contract
 from digitgen.studio.app import create_app, page_html
 from digitgen.studio.limits import Limits
 from digitgen.studio.registry import Paths, Registry
-
-pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -71,6 +71,20 @@ def _augment_options() -> dict[str, Option]:  # built once: every studio request
     return flat_options(AugmentParams, exclude=AUGMENT_BANK_KEYS)
 
 
+def single_thread_blas() -> None:
+    """Run BLAS (NumPy's and SciPy's OpenBLAS) on one thread for the rest of the process.
+
+    A draw multiplies small matrices (a few digits x 50 PCA codes); BLAS
+    threads only fight over the cores, the more so when several requests run
+    at once (README.md, "Web studio", has the figures). ``digitgen sample`` and ``digitgen serve`` both
+    call it, so the command shown by the studio computes with the same BLAS
+    set-up as the server.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")
+
+
 @dataclass(frozen=True)
 class SampleRequest:
     """Checked options of one draw (see :func:`check_sample`); None = the generator's own setting."""

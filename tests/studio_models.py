@@ -34,6 +34,8 @@ def build_inputs(root: Path, arrays: dict[str, np.ndarray], *, models: bool = Tr
 
 def fit_models(folder: Path, images: np.ndarray, labels: np.ndarray) -> None:
     """Fit and save every model the studio loads."""
+    from threadpoolctl import threadpool_limits
+
     from digitgen.classifier_training import train_classifier
     from digitgen.generators.ambiguous import AmbiguousDigitGenerator
     from digitgen.generators.cvae import CvaeDigitGenerator
@@ -41,16 +43,17 @@ def fit_models(folder: Path, images: np.ndarray, labels: np.ndarray) -> None:
     from digitgen.params.all import parse_params
     from digitgen.params.train_autoencoder import JudgeParams
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        KdeDigitGenerator(**KDE).fit(images, labels).save(folder / "kde" / "conditional")
-        KdeDigitGenerator(**KDE, conditional=False).fit(images, labels).save(folder / "kde" / "global")
-    CvaeDigitGenerator(**CVAE).fit(images, labels).save(folder / "cvae")
-    judges = (JudgeParams((4,), 8, 1), JudgeParams((4, 8), 8, 1))
-    AmbiguousDigitGenerator(latent_size=4, filters=(4, 8), hidden=16, epochs=1, batch_size=32, validation_fraction=0.1, judges=judges,
-                            refine_steps=3, refine_rate=0.1, weights=WEIGHTS, random_state=0).fit(images, labels).save(folder / "autoencoder")
-    params = parse_params({"train_classifier": {"epochs": 1, "batch_size": 32, "filters": [4], "dense": 8, "validation_fraction": 0.1}}).train_classifier
-    train_classifier(images, labels, params).classifier.save(folder / "classifier.keras")
+    with threadpool_limits(1):  # BLAS on one thread: on a busy shared machine its threads made PCA's eigh 20x slower
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            KdeDigitGenerator(**KDE).fit(images, labels).save(folder / "kde" / "conditional")
+            KdeDigitGenerator(**KDE, conditional=False).fit(images, labels).save(folder / "kde" / "global")
+        CvaeDigitGenerator(**CVAE).fit(images, labels).save(folder / "cvae")
+        judges = (JudgeParams((4,), 8, 1), JudgeParams((4, 8), 8, 1))
+        AmbiguousDigitGenerator(latent_size=4, filters=(4, 8), hidden=16, epochs=1, batch_size=32, validation_fraction=0.1, judges=judges,
+                                refine_steps=3, refine_rate=0.1, weights=WEIGHTS, random_state=0).fit(images, labels).save(folder / "autoencoder")
+        params = parse_params({"train_classifier": {"epochs": 1, "batch_size": 32, "filters": [4], "dense": 8, "validation_fraction": 0.1}}).train_classifier
+        train_classifier(images, labels, params).classifier.save(folder / "classifier.keras")
 
 
 def shared_inputs(tmp_path_factory, arrays: dict[str, np.ndarray]) -> dict[str, Path]:

@@ -11,6 +11,7 @@ import shlex
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 from studio_models import shared_inputs
 
@@ -18,9 +19,6 @@ from digitgen import contract
 from digitgen.studio.app import create_app, page_html
 from digitgen.studio.limits import Limits
 from digitgen.studio.registry import Paths, Registry
-
-pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -385,3 +383,24 @@ def test_error_body_is_json_even_for_an_unexpected_error(registry, monkeypatch):
     response = TestClient(create_app(registry), raise_server_exceptions=False).get(SEQ)
     assert response.status_code == 500
     assert json.loads(response.text) == {"error": "internal error (RuntimeError); the server log has the details.", "parameter": None}
+
+
+@pytest.mark.parametrize("values", [{}, {"spacing.measure": "ink", "spacing.min": -4, "spacing.max": 2, "width": None, "align": "center"},
+                                    {"mode": "fill", "width": 160}])
+def test_compose_record_is_the_batch_composer_on_the_whole_bank(registry, values):
+    """compose_record composes from the drawn digits only: the same picture, boxes and draws as from the whole bank."""
+    from digitgen.compose import compose_batch
+    from digitgen.degrade import degrade
+    from digitgen.sequence import build_layout, compose_record
+
+    bank = registry.real["test"]
+    layout = build_layout(5, values)
+    p = layout.params
+    for seed in range(5):
+        arrays = compose_record("29341", layout, bank, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        rows = bank.draw(np.array([2, 9, 3, 4, 1]), rng)
+        whole = compose_batch(bank.images, rows[None, :], (p.spacing.min, p.spacing.max), layout.width, rng=rng, mode=p.mode,
+                              measure=p.spacing.measure, align=p.align)
+        assert np.array_equal(arrays["images"], degrade(whole.images, p.degrade, rng))
+        assert np.array_equal(arrays["boxes"], whole.boxes) and arrays["source_index"][0].tolist() == rows.tolist()

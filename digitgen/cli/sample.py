@@ -95,9 +95,11 @@ def run(args: argparse.Namespace) -> None:
         grid_picture,
         series_animation,
         series_picture,
+        single_thread_blas,
     )
 
     request = check_sample(sample_values(args), max_n=MAX_SAMPLES, name=option_name)
+    single_thread_blas()
     series = args.series or args.gif is not None
     if series and request.generator != "ambiguous":
         raise InputError(f"--series and --gif apply to --generator ambiguous only, not {request.generator!r}.")

@@ -64,11 +64,13 @@ def run(args: argparse.Namespace) -> None:
 
 
 def _serve(args, sock, limits, paths, *, exposed: bool) -> None:
+    from digitgen.sampling import single_thread_blas
     from digitgen.studio.app import create_app
     from digitgen.studio.registry import Registry
     from digitgen.studio.server import serve
 
     logging.getLogger("digitgen").setLevel(logging.INFO)
+    single_thread_blas()  # see digitgen.sampling.single_thread_blas
     registry = Registry(paths)
     registry.load()
     if not args.no_warm_up:

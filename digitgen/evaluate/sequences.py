@@ -209,7 +209,7 @@ def check_split(
     info, found = contract.read_info(split_dir / "info.json")
     for message in found:
         problems.add(message)
-    expected_width = (info.get("image_shape") or [None, None])[1]
+    expected_height, expected_width = (info.get("image_shape") or [None, None])[:2]
     expected_length = info.get("max_length")
 
     checked: list[tuple] = []
@@ -226,8 +226,9 @@ def check_split(
         if report.layout is None:
             continue
         arrays, layout, shard, name = report.arrays, report.layout, report.shard, report.name
-        for message in contract.agreement_problems(layout, name, expected_width, expected_length):
+        for message in contract.agreement_problems(layout, name, expected_width, expected_length, height=expected_height):
             problems.add(message)
+        expected_height = expected_height or layout.height
         expected_width = expected_width or layout.width
         expected_length = expected_length or layout.max_length
         for message, count in report.problems.entries:

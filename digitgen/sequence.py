@@ -1,10 +1,15 @@
-"""One digit sequence as an image: the Python API of digitgen's composer (:mod:`digitgen.compose`)."""
+"""One digit sequence as an image: the Python API of digitgen's composer (:mod:`digitgen.compose`, :mod:`digitgen.layout`).
+
+The layout options (``height``, per-digit variation ``digit``, ``degrade``)
+take the values of the ``sequences`` keys of the same names and are checked
+by the same rules (:mod:`digitgen.params.digit`, :mod:`digitgen.params.degrade`).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -15,11 +20,17 @@ from digitgen.compose import (
     Mode,
     check_align,
     check_layout,
-    compose_batch,
     parse_digits,
 )
+from digitgen.constants import DIGIT_SIZE
 from digitgen.data.cache import load_real_bank
 from digitgen.errors import InputError
+from digitgen.layout import Layout, lay_out
+from digitgen.params.core import build_section, rules_of
+from digitgen.params.degrade import DegradeParams
+from digitgen.params.digit import DigitParams
+from digitgen.params.sequences import SequencesParams
+from digitgen.transform import overhang
 
 
 def compose_sequence(
@@ -34,6 +45,9 @@ def compose_sequence(
     align: Align = "random",
     split: Literal["train", "test"] = "test",
     data: str | os.PathLike | None = None,
+    height: int = DIGIT_SIZE,
+    digit: DigitParams | Mapping[str, Any] | None = None,
+    degrade: DegradeParams | Mapping[str, Any] | None = None,
 ) -> np.ndarray:
     """Compose one image of a digit sequence.
 
@@ -48,13 +62,19 @@ def compose_sequence(
     mode, measure, align : see the module docstring.
     split : MNIST split used when ``bank`` is None.
     data : path to ``mnist.npz`` used when ``bank`` is None.
+    height : output height in pixels (``sequences.height``); ``image_width`` is the output width.
+    digit : per-digit variation (``sequences.digit``), e.g. ``{"rotation": 10, "scale": [0.8, 1.2]}``.
+    degrade : degradations of the final image (``sequences.degrade``), e.g. ``{"blur": {"p": 1}}``.
 
     Returns
     -------
-    float32 (28, W) in [0, 1], 0 = background.
+    float32 (height, W) in [0, 1], 0 = background (1 = background where inverted).
     """
     wanted = parse_digits(digits)
-    check_layout(len(wanted), spacing_range, image_width, mode=mode, measure=measure)
+    height = rules_of(SequencesParams)["height"].check(height, "height")
+    digit = digit if isinstance(digit, DigitParams) else build_section(DigitParams, digit, "digit")
+    degrade = degrade if isinstance(degrade, DegradeParams) else build_section(DegradeParams, degrade, "degrade")
+    check_layout(len(wanted), spacing_range, image_width, mode=mode, measure=measure, overhang=overhang(digit), height=height)
     check_align(align)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     if bank is None:
@@ -62,7 +82,6 @@ def compose_sequence(
     elif not isinstance(bank, DigitBank):
         raise InputError(f"bank must be a digitgen.bank.DigitBank, got {type(bank).__name__}.")
     rows = bank.draw(wanted, rng)
-    composed = compose_batch(
-        bank.images, rows[None, :], spacing_range, image_width, rng=rng, mode=mode, measure=measure, align=align
-    )
-    return composed.images[0].astype(np.float32) / np.float32(255)
+    layout = Layout(tuple(spacing_range), image_width, mode, measure, align, digit, height, degrade)
+    laid = lay_out(bank.images, rows[None, :], layout, rng=rng)
+    return laid.images[0].astype(np.float32) / np.float32(255)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digitgen.cli import layout_options
 from digitgen.cli.common import SEED, output_file, project_banks, width
 from digitgen.constants import SOURCE_NAMES, SPLIT_NAMES
 from digitgen.params.sequences import MAX_LENGTH, MAX_WIDTH
@@ -18,7 +19,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     seq = commands.add_parser(
         "sequence",
         help="compose one digit sequence into a PNG",
-        description="Compose DIGITS into one 28-pixel-high PNG (white ink on black, like MNIST) and print its path.",
+        description="Compose DIGITS into one PNG (28 px high unless --height; white ink on black, like MNIST) and print its path.",
     )
     seq.add_argument("digits", help="the digits to write, e.g. 2934")
     seq.add_argument("min_spacing", type=int, help="smallest gap between digits, in pixels (negative: overlap)")
@@ -33,6 +34,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     seq.add_argument("--mode", choices=("random", "fill"), default="random", help="random gaps, or one equal gap filling WIDTH")
     seq.add_argument("--measure", choices=("cell", "ink"), default="cell", help="measure gaps between 28-px cells or ink")
     seq.add_argument("--align", choices=("random", "center"), default="random", help="where the slack goes (default: random)")
+    layout_options.add(seq)
     seq.set_defaults(run=run)
 
 
@@ -43,13 +45,24 @@ def run(args: argparse.Namespace) -> None:
     from digitgen.bank import bank_path, load_bank
     from digitgen.compose import check_layout, parse_digits
     from digitgen.data.cache import load_real_bank
+    from digitgen.params.core import build_section
+    from digitgen.params.degrade import DegradeParams
+    from digitgen.params.digit import DigitParams
     from digitgen.sequence import compose_sequence
+    from digitgen.transform import overhang
 
     digits = parse_digits(args.digits)
     Int(1, MAX_LENGTH, allowed=f"must be 1 to {MAX_LENGTH} digits").check(len(digits), "DIGITS length")
     if args.width is not None:
         Int(1, MAX_WIDTH).check(args.width, "WIDTH")
-    check_layout(len(digits), (args.min_spacing, args.max_spacing), args.width, mode=args.mode, measure=args.measure)
+    options = layout_options.overrides(args)
+    height = options.get("height", 28)
+    digit = build_section(DigitParams, options.get("digit"), "--digit")
+    degrade = build_section(DegradeParams, options.get("degrade"), "--degrade")
+    check_layout(
+        len(digits), (args.min_spacing, args.max_spacing), args.width, mode=args.mode, measure=args.measure,
+        overhang=overhang(digit), height=height,
+    )
     OneOf(SOURCE_NAMES).check(args.source, "--source")
     seed = None if args.seed is None else SEED.check(args.seed, "--seed")
     out = output_file(args.out or Path("-".join(args.digits) + ".png"))
@@ -66,6 +79,9 @@ def run(args: argparse.Namespace) -> None:
         mode=args.mode,
         measure=args.measure,
         align=args.align,
+        height=height,
+        digit=digit,
+        degrade=degrade,
     )
     Image.fromarray(np.round(image * 255).astype(np.uint8)).save(out)
     print(out)

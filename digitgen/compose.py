@@ -10,6 +10,16 @@ margins, placed at random or centred. ``mode="fill"`` reproduces the classic
 behaviour: one equal spacing ``(W - 28 n) / (n - 1)`` across the gaps, with the
 remainder pixels spread over the gaps.
 
+A digit transformed in its own cell (:mod:`digitgen.transform`) comes in a
+cell wider than 28 px: its nominal 28-px cell plus ``overhang`` columns on
+each side. Gaps are still measured between the nominal cells (or between the
+ink); the content whose slack becomes margins is then the union of the
+nominal cells and the ink, and the layout checks count the overhang at both
+ends (``fill`` spreads the cells over ``W - 2 overhang``). A sequence of
+output height ``h`` is composed at width ``round(W * 28 / h)``
+(:func:`digitgen.resample.composed_width`) and the checks say the smallest
+output width at that height.
+
 :func:`compose_batch` composes a whole batch with array operations only (no
 per-pixel Python); :func:`digitgen.sequence.compose_sequence` is the one-sequence API.
 """
@@ -24,6 +34,7 @@ import numpy as np
 
 from digitgen.constants import DIGIT_SIZE
 from digitgen.errors import InputError
+from digitgen.resample import composed_width, min_output_width
 
 Mode = Literal["random", "fill"]
 Measure = Literal["cell", "ink"]
@@ -40,7 +51,7 @@ class ComposedBatch:
 
     Attributes
     ----------
-    images : uint8 (B, 28, W), 0 = background, 255 = ink.
+    images : uint8 (B, H, W), 0 = background, 255 = ink (H = 28 out of :func:`compose_batch`).
     boxes : int16 (B, L_max, 4), each digit's ink box ``x0, y0, x1, y1``
         (exclusive ends) in its image; -1 where the slot is padding.
     """
@@ -86,9 +97,9 @@ def check_align(align: str) -> None:
         raise InputError(f"align == {align!r}, must be one of {list(ALIGNS)}.")
 
 
-def min_width(length: int, spacing: int) -> int:
-    """Width of ``length`` 28-px cells with ``spacing`` px between neighbours."""
-    return DIGIT_SIZE * length + spacing * (length - 1)
+def min_width(length: int, spacing: int, overhang: int = 0) -> int:
+    """Composed width of ``length`` 28-px cells with ``spacing`` px between neighbours and ``overhang`` px beyond each end."""
+    return DIGIT_SIZE * length + spacing * (length - 1) + 2 * overhang
 
 
 def check_layout(
@@ -98,13 +109,18 @@ def check_layout(
     *,
     mode: Mode = "random",
     measure: Measure = "cell",
+    overhang: int = 0,
+    height: int = DIGIT_SIZE,
 ) -> None:
     """Raise ``ValueError`` unless every sequence of ``length`` digits fits ``width``.
 
     The check assumes the largest gaps (``max`` spacing) and, with
-    ``measure="ink"``, the widest possible ink (28 px per digit), so a layout
-    that passes fits whatever gaps and digits are drawn: gaps stay uniform
-    over the whole range and nothing is ever clipped.
+    ``measure="ink"``, the widest possible ink (a whole cell, ``28 + 2
+    overhang`` px, per digit), so a layout that passes fits whatever gaps and
+    digits are drawn: gaps stay uniform over the whole range and nothing is
+    ever clipped. ``width`` is the output width at output ``height``; the
+    composition happens at :func:`digitgen.resample.composed_width` and an
+    error names the smallest output width that fits.
     """
     if mode not in MODES:
         raise InputError(f"mode == {mode!r}, must be one of {list(MODES)}.")
@@ -113,26 +129,38 @@ def check_layout(
     low, high = check_spacing(spacing_range)
     if width is not None and (not isinstance(width, int | np.integer) or isinstance(width, bool) or width < 1):
         raise InputError(f"image width == {width!r}, must be a positive integer (or None for a tight image).")
+    composed = None if width is None else composed_width(width, height)
+    at = "" if height == DIGIT_SIZE else f" at height {height}"
+    beyond = f" + 2 x {overhang} px of per-digit variation beyond the end cells" if overhang else ""
+
+    def output(minimum: int) -> int:
+        return min_output_width(minimum, height)
+
     if mode == "fill":
         if width is None:
             raise InputError("mode 'fill' needs an image width: the spacing is derived from it.")
         if measure != "cell":
             raise InputError(f"mode 'fill' spaces 28-px cells evenly; it needs measure 'cell', got {measure!r}.")
         if length == 1:
-            if width < DIGIT_SIZE:
-                raise InputError(f"image width == {width} is too small for 1 digit: the minimum width is {DIGIT_SIZE}.")
+            if composed < min_width(1, 0, overhang):
+                raise InputError(f"image width == {width} is too small for 1 digit{at}: the minimum width is {output(min_width(1, 0, overhang))}.")
             return
-        spacing = (width - DIGIT_SIZE * length) / (length - 1)
+        spacing = (composed - 2 * overhang - DIGIT_SIZE * length) / (length - 1)
         if not (low <= np.floor(spacing) and np.ceil(spacing) <= high):
             raise InputError(
-                f"mode 'fill': {length} digits in width {width} need a spacing of {spacing:g} px, outside the "
-                f"spacing range [{low}, {high}]; widths from {min_width(length, low)} to {min_width(length, high)} fit."
+                f"mode 'fill': {length} digits in width {width}{at} need a spacing of {spacing:g} px, outside the "
+                f"spacing range [{low}, {high}]; widths from {output(min_width(length, low, overhang))} to "
+                f"{output(min_width(length, high, overhang) + 1) - 1} fit."
             )
         return
-    if width is not None and width < min_width(length, high):
+    cell = DIGIT_SIZE + 2 * overhang if measure == "ink" else DIGIT_SIZE
+    need = cell * length + high * (length - 1) + (0 if measure == "ink" else 2 * overhang)
+    if composed is not None and composed < need:
+        parts = f"{length} x {cell} px + {length - 1} x {high} px" + (beyond if measure == "cell" else "")
+        scaled = "" if height == DIGIT_SIZE else f", composed 28 px high and {need} px wide, then resampled"
         raise InputError(
-            f"image width == {width} is too small for {length} digits with spacing up to {high} px: "
-            f"the minimum width is {min_width(length, high)} ({length} x {DIGIT_SIZE} px + {length - 1} x {high} px), "
+            f"image width == {width} is too small for {length} digits with spacing up to {high} px{at}: "
+            f"the minimum width is {output(need)} ({parts}{scaled}), "
             f"so that every gap drawn from [{low}, {high}] fits."
         )
 
@@ -145,21 +173,21 @@ def ink_extents(images: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    images : uint8 (N, 28, 28)
+    images : uint8 (N, H, W) (digits: 28 x 28; transformed digits: 28 x (28 + 2 overhang))
 
     Returns
     -------
     int16 (N, 4): ``left, top, right, bottom`` with exclusive ends. A digit with
-    no ink at all gets the full cell ``0, 0, 28, 28``.
+    no ink at all gets the full cell ``0, 0, W, H``.
     """
     cols = images.max(axis=1) > 0
     rows = images.max(axis=2) > 0
-    size = images.shape[-1]
+    height, size = images.shape[1:]
     has_ink = cols.any(axis=1)
     left = np.where(has_ink, cols.argmax(axis=1), 0)
     right = np.where(has_ink, size - cols[:, ::-1].argmax(axis=1), size)
     top = np.where(has_ink, rows.argmax(axis=1), 0)
-    bottom = np.where(has_ink, size - rows[:, ::-1].argmax(axis=1), size)
+    bottom = np.where(has_ink, height - rows[:, ::-1].argmax(axis=1), height)
     return np.stack([left, top, right, bottom], axis=1).astype(np.int16)
 
 
@@ -191,7 +219,8 @@ def compose_batch(
 
     Parameters
     ----------
-    pool : uint8 (N, 28, 28) digit images to draw from.
+    pool : uint8 (N, 28, 28) digit images to draw from, or uint8 (N, 28, 28 + 2 overhang)
+        transformed digits whose nominal cell is columns ``overhang .. overhang + 27``.
     index : int (B, L_max) rows of ``pool`` for each sequence, left to right,
         padded with -1 after the last digit; every row has at least one digit.
     spacing_range : ``(min, max)`` gap in pixels, drawn uniformly per gap.
@@ -203,6 +232,7 @@ def compose_batch(
     Returns
     -------
     ComposedBatch with images uint8 (B, 28, W) and boxes int16 (B, L_max, 4).
+    ``width`` is the composed width here (no height resampling).
     """
     index = np.asarray(index, dtype=np.int64)
     if index.ndim != 2 or index.shape[1] == 0:
@@ -212,8 +242,11 @@ def compose_batch(
     if np.any(lengths == 0) or np.any(active[:, 1:] & ~active[:, :-1]):
         raise InputError("index rows must hold at least one digit and be padded with -1 only at the end.")
     check_align(align)
+    overhang = (pool.shape[-1] - DIGIT_SIZE) // 2
+    if pool.ndim != 3 or pool.shape[1] != DIGIT_SIZE or pool.shape[2] != DIGIT_SIZE + 2 * overhang:
+        raise InputError(f"pool has shape {pool.shape}, must be (N, 28, 28 + 2 overhang) digit cells.")
     for length in np.unique(lengths):
-        check_layout(int(length), spacing_range, width, mode=mode, measure=measure)
+        check_layout(int(length), spacing_range, width, mode=mode, measure=measure, overhang=overhang)
     low, high = check_spacing(spacing_range)
     if extents is None:
         extents = ink_extents(pool)
@@ -223,7 +256,7 @@ def compose_batch(
     left, top, right, bottom = ext[..., 0], ext[..., 1], ext[..., 2], ext[..., 3]
 
     if mode == "fill":
-        gaps = _fill_gaps(lengths, width, slots)
+        gaps = _fill_gaps(lengths, width - 2 * overhang, slots)
     else:
         gaps = rng.integers(low, high + 1, size=(batch, max(slots - 1, 0)), dtype=np.int64)
 
@@ -234,6 +267,10 @@ def compose_batch(
             cell_x[:, slot] = cell_x[:, slot - 1] + DIGIT_SIZE + gaps[:, slot - 1]
         start = np.zeros(batch, dtype=np.int64)
         end = np.where(active, cell_x + DIGIT_SIZE, np.iinfo(np.int64).min).max(axis=1)
+        if overhang:  # the content is the nominal cells and the ink, which can reach beyond them
+            cell_x -= overhang  # from here on: the transformed cell's left edge
+            start = np.minimum(start, np.where(active, cell_x + left, np.iinfo(np.int64).max).min(axis=1))
+            end = np.maximum(end, np.where(active, cell_x + right, np.iinfo(np.int64).min).max(axis=1))
     else:
         ink_x = np.zeros((batch, slots), dtype=np.int64)
         for slot in range(1, slots):
@@ -253,7 +290,7 @@ def compose_batch(
     x = cell_x - start[:, None] + offset[:, None]
 
     images = np.zeros((batch, DIGIT_SIZE, out_width), dtype=np.uint8)
-    cells_may_overlap = measure == "ink" or low < 0
+    cells_may_overlap = measure == "ink" or low < 0 or overhang > 0
     for slot in range(slots):
         rows = np.flatnonzero(active[:, slot])
         _paste_slot(images, pool, index[rows, slot], rows, x[rows, slot], merge=cells_may_overlap and slot > 0)
@@ -268,17 +305,18 @@ def _paste_slot(
 ) -> None:
     """Paste ``pool[digit_rows]`` into ``images[rows]`` with left cell edges at ``xs``.
 
-    A 28x28 window of the image buffer starting at flat offset ``k`` is
+    A cell-sized window of the image buffer starting at flat offset ``k`` is
     ``blocks[k]`` of a strided view, so a whole slot is one vectorised
-    scatter. Cells that stick out of the image (only blank columns can, with
-    ink spacing) are pasted clipped, grouped by x.
+    scatter. Cells that stick out of the image (only blank columns can) are
+    pasted clipped, grouped by x.
     """
     _, height, width = images.shape
-    inside = (xs >= 0) & (xs <= width - DIGIT_SIZE)
+    cell = pool.shape[2]
+    inside = (xs >= 0) & (xs <= width - cell)
     if inside.any():
         flat = images.reshape(-1)
         blocks = np.lib.stride_tricks.as_strided(
-            flat, shape=(flat.size - (height - 1) * width - DIGIT_SIZE + 1, height, DIGIT_SIZE), strides=(1, width, 1)
+            flat, shape=(flat.size - (height - 1) * width - cell + 1, height, cell), strides=(1, width, 1)
         )
         offsets = rows[inside] * (height * width) + xs[inside]
         cells = pool[digit_rows[inside]]
@@ -287,7 +325,7 @@ def _paste_slot(
         blocks[offsets] = cells
     for x0 in np.unique(xs[~inside]):
         members = np.flatnonzero(xs == x0)
-        lo, hi = max(int(x0), 0), min(int(x0) + DIGIT_SIZE, width)
+        lo, hi = max(int(x0), 0), min(int(x0) + cell, width)
         clipped = pool[digit_rows[members], :, lo - x0 : hi - x0]
         target = rows[members]
         if merge:

@@ -32,10 +32,10 @@ from digitgen.errors import InputError
 
 #: Value of every padded slot (after a sequence's length) in the padded arrays.
 PAD = -1
-#: Height of every sequence image, in pixels.
+#: Height of sequence images by default (``sequences.height``); every image of a split has the split's height.
 IMAGE_HEIGHT = DIGIT_SIZE
-#: Widest box a digit can have (one digit cell).
-MAX_BOX = DIGIT_SIZE
+#: Smallest image height a shard may have, in pixels.
+MIN_IMAGE_HEIGHT = 8
 #: File names of a split's shards (``shard_file(number)``) and the glob that finds them.
 SHARD_GLOB = "shard-*.npz"
 #: Columns of ``manifest.csv``, in order.
@@ -135,21 +135,27 @@ def check_shard(arrays: Mapping[str, np.ndarray], name: str) -> ShardLayout:
             raise ContractError(f"{name}: {spec.key} must be {spec.dtype} with {len(spec.dims)} dimensions, got {array.dtype} {array.shape}")
     images, labels = arrays["images"], arrays["labels"]
     n, length = images.shape[0], labels.shape[1]
-    sizes = {"n": n, "H": IMAGE_HEIGHT, "W": images.shape[2], "L": length, "S": len(arrays["source_names"])}
+    height = images.shape[1]
+    if height < MIN_IMAGE_HEIGHT:
+        raise ContractError(f"{name}: images are {height} px high, expected at least {MIN_IMAGE_HEIGHT}")
+    sizes = {"n": n, "H": height, "W": images.shape[2], "L": length, "S": len(arrays["source_names"])}
     for spec in SHARD_ARRAYS:
         expected = tuple(sizes[d] if isinstance(d, str) else d for d in spec.dims)
         if arrays[spec.key].shape != expected:
             raise ContractError(f"{name}: {spec.key} has shape {arrays[spec.key].shape}, expected {expected}")
     if length < 1:
         raise ContractError(f"{name}: labels have {length} slots, expected at least 1")
-    return ShardLayout(n, IMAGE_HEIGHT, images.shape[2], length, tuple(str(s) for s in arrays["source_names"]))
+    return ShardLayout(n, height, images.shape[2], length, tuple(str(s) for s in arrays["source_names"]))
 
 
 def agreement_problems(
-    layout: ShardLayout, name: str, width: int | None, max_length: int | None, against: str = "info.json / other shards"
+    layout: ShardLayout, name: str, width: int | None, max_length: int | None, against: str = "info.json / other shards",
+    height: int | None = None,
 ) -> list[str]:
     """What disagrees between a shard and the split it belongs to (``against`` says where the expected sizes come from)."""
     problems = []
+    if height is not None and layout.height != height:
+        problems.append(f"{name}: images are {layout.height} px high, expected {height} ({against})")
     if width is not None and layout.width != width:
         problems.append(f"{name}: images are {layout.width} px wide, expected {width} ({against})")
     if max_length is not None and layout.max_length != max_length:
@@ -170,7 +176,7 @@ def value_problems(arrays: Mapping[str, np.ndarray], layout: ShardLayout) -> lis
     1..L; labels are digits 0-9 and sources index ``source_names`` in the
     active slots, and every padded key holds :data:`PAD` after the length;
     ``source_index`` is >= 0 where active; every active box lies inside the
-    image, is not empty and is at most :data:`MAX_BOX` px wide and high.
+    image and is not empty (a transformed digit's box may be wider than 28 px).
 
     Returns every rule with its mask (all-False masks included), so that a
     caller can count and name each kind of violation.
@@ -194,10 +200,10 @@ def value_problems(arrays: Mapping[str, np.ndarray], layout: ShardLayout) -> lis
 
 
 def boxes_inside(boxes: np.ndarray, layout: ShardLayout) -> np.ndarray:
-    """bool (n, L): boxes inside the image, not empty and at most :data:`MAX_BOX` px wide and high."""
+    """bool (n, L): boxes inside the image and not empty."""
     boxes = np.asarray(boxes, np.int64)
     x0, y0, x1, y1 = (boxes[..., i] for i in range(4))
-    return (x0 >= 0) & (x1 <= layout.width) & (x0 < x1) & (y0 >= 0) & (y1 <= layout.height) & (y0 < y1) & (x1 - x0 <= MAX_BOX) & (y1 - y0 <= MAX_BOX)
+    return (x0 >= 0) & (x1 <= layout.width) & (x0 < x1) & (y0 >= 0) & (y1 <= layout.height) & (y0 < y1)
 
 
 def manifest_columns(arrays: Mapping[str, np.ndarray], shard_name: str, first_index: int) -> dict[str, np.ndarray]:

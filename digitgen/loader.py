@@ -59,7 +59,7 @@ class SequenceLoader:
         layout = contract.check_shard(arrays, location)
         if self.layout is None:
             self.layout = layout
-        problems = contract.agreement_problems(layout, location, self.layout.width, self.layout.max_length, f"as in {self.shards[0]}")
+        problems = contract.agreement_problems(layout, location, self.layout.width, self.layout.max_length, f"as in {self.shards[0]}", self.layout.height)
         if problems:
             raise contract.ContractError(problems[0])
         return {key: arrays[key] for key in BATCH_KEYS}
@@ -120,7 +120,7 @@ def load_sequences(
     Returns
     -------
     SequenceLoader
-        Iterating yields dicts: ``images`` uint8 (b, 28, W), ``labels`` int16
+        Iterating yields dicts: ``images`` uint8 (b, H, W), ``labels`` int16
         (b, L_max), ``lengths`` int16 (b,), ``boxes`` int16 (b, L_max, 4),
         ``sources`` int8 (b, L_max), ``source_index`` int32 (b, L_max).
         ``.to_tf_dataset()`` gives the same as a ``tf.data.Dataset``.

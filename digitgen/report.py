@@ -513,6 +513,14 @@ def _datasets_section(datasets: dict, evaluated: Path | None) -> list[str]:
             rows.append(cells)
         out.append(_table(header, rows))
         for split, values in datasets.items():
+            options = values.get("layout_options") or []
+            if options:
+                shown = ", ".join(f"<code>{_esc(o)}</code>" for o in options)
+                out.append(
+                    f"<p>{_esc(split)}: layout options in use: {shown}; its digits are no copies of their sources, so only "
+                    "their labels' provenance is checked, and every crop is brought back to the 28-px scale (inverted images "
+                    "back to bright ink) and classified. The sample below shows them with their boxes.</p>"
+                )
             per_source = values.get("accuracy_per_source") or {}
             if per_source:
                 shown = ", ".join(f"<code>{_esc(s)}</code> {a:.2%}" for s, a in per_source.items())

@@ -1,4 +1,4 @@
-"""One digit sequence as an image: the Python API of digitgen's composer (:mod:`digitgen.compose`).
+"""One digit sequence as an image: the Python API of digitgen's composer (:mod:`digitgen.compose`, :mod:`digitgen.layout`).
 
 :func:`compose_sequence` is the plain API. :func:`compose_record` composes one
 sequence with every layout option of the ``sequences`` stage (its params keys
@@ -8,11 +8,14 @@ the arrays of a one-row shard; ``digitgen sequence`` and the studio's
 bytes. :func:`build_layout` checks those options with the rules of
 ``params.yaml`` (:func:`layout_options`) and names a bad one as the caller
 spells it (``--degrade.blur.p`` on the command line, ``degrade.blur.p`` in a
-query).
+query). The layout options (``height``, per-digit variation ``digit``,
+``degrade``, ...) take the values of the ``sequences`` keys of the same names
+and are checked by the same rules.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -29,16 +32,20 @@ from digitgen.compose import (
     Mode,
     check_align,
     check_layout,
-    compose_batch,
     min_width,
     parse_digits,
 )
+from digitgen.constants import DIGIT_SIZE
 from digitgen.data.cache import load_real_bank
 from digitgen.errors import InputError, invalid
+from digitgen.layout import Layout, lay_out
 from digitgen.options import Option, flat_options, nest
-from digitgen.params.core import build_section
+from digitgen.params.core import build_section, rules_of
+from digitgen.params.degrade import DegradeParams
+from digitgen.params.digit import DigitParams
 from digitgen.params.sequences import MAX_LENGTH, MAX_WIDTH, SequencesParams
 from digitgen.rules import Int
+from digitgen.transform import overhang
 
 #: Keys of ``sequences`` that shape a whole dataset rather than one sequence; every other key is a layout option.
 DATASET_KEYS = (
@@ -61,6 +68,9 @@ def compose_sequence(
     align: Align = "random",
     split: Literal["train", "test"] = "test",
     data: str | os.PathLike | None = None,
+    height: int = DIGIT_SIZE,
+    digit: DigitParams | Mapping[str, Any] | None = None,
+    degrade: DegradeParams | Mapping[str, Any] | None = None,
 ) -> np.ndarray:
     """Compose one image of a digit sequence.
 
@@ -75,13 +85,19 @@ def compose_sequence(
     mode, measure, align : see the module docstring.
     split : MNIST split used when ``bank`` is None.
     data : path to ``mnist.npz`` used when ``bank`` is None.
+    height : output height in pixels (``sequences.height``); ``image_width`` is the output width.
+    digit : per-digit variation (``sequences.digit``), e.g. ``{"rotation": 10, "scale": [0.8, 1.2]}``.
+    degrade : degradations of the final image (``sequences.degrade``), e.g. ``{"blur": {"p": 1}}``.
 
     Returns
     -------
-    float32 (28, W) in [0, 1], 0 = background.
+    float32 (height, W) in [0, 1], 0 = background (1 = background where inverted).
     """
     wanted = parse_digits(digits)
-    check_layout(len(wanted), spacing_range, image_width, mode=mode, measure=measure)
+    height = rules_of(SequencesParams)["height"].check(height, "height")
+    digit = digit if isinstance(digit, DigitParams) else build_section(DigitParams, digit, "digit")
+    degrade = degrade if isinstance(degrade, DegradeParams) else build_section(DegradeParams, degrade, "degrade")
+    check_layout(len(wanted), spacing_range, image_width, mode=mode, measure=measure, overhang=overhang(digit), height=height)
     check_align(align)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     if bank is None:
@@ -89,10 +105,9 @@ def compose_sequence(
     elif not isinstance(bank, DigitBank):
         raise InputError(f"bank must be a digitgen.bank.DigitBank, got {type(bank).__name__}.")
     rows = bank.draw(wanted, rng)
-    composed = compose_batch(
-        bank.images, rows[None, :], spacing_range, image_width, rng=rng, mode=mode, measure=measure, align=align
-    )
-    return composed.images[0].astype(np.float32) / np.float32(255)
+    layout = Layout(tuple(spacing_range), image_width, mode, measure, align, digit, height, degrade)
+    laid = lay_out(bank.images, rows[None, :], layout, rng=rng)
+    return laid.images[0].astype(np.float32) / np.float32(255)
 
 
 # --------------------------------------------------------------------------- one sequence with every layout option
@@ -109,7 +124,7 @@ def _layout_options() -> dict[str, Option]:  # built once: every studio request 
 
 
 @dataclass(frozen=True)
-class Layout:
+class CheckedLayout:
     """A checked layout of one sequence.
 
     Attributes
@@ -126,8 +141,8 @@ class Layout:
     values: Mapping[str, Any]
 
 
-def build_layout(length: int, values: Mapping[str, Any], name: Callable[[str], str] = str) -> Layout:
-    """Check layout options for a sequence of ``length`` digits and build its :class:`Layout`.
+def build_layout(length: int, values: Mapping[str, Any], name: Callable[[str], str] = str) -> CheckedLayout:
+    """Check layout options for a sequence of ``length`` digits and build its :class:`CheckedLayout`.
 
     Parameters
     ----------
@@ -150,21 +165,33 @@ def build_layout(length: int, values: Mapping[str, Any], name: Callable[[str], s
     current = {key: checked.get(key, option.default) for key, option in options.items()}
     width = checked["width"] if "width" in checked else options["width"].default
     low, high = current["spacing.min"], current["spacing.max"]
-    mode, measure = current["mode"], current["spacing.measure"]
+    mode, measure, height = current["mode"], current["spacing.measure"], current["height"]
+    digit_values = {key.removeprefix("digit."): value for key, value in current.items() if key.startswith("digit.")}
     try:
-        check_layout(length, (low, high), width, mode=mode, measure=measure)
+        reach = overhang(build_section(DigitParams, nest(digit_values), "sequences.digit"))
+    except InputError as error:  # a range [min, max] with min > max
+        raise _renamed(error, options, name) from None
+    try:
+        check_layout(length, (low, high), width, mode=mode, measure=measure, overhang=reach, height=height)
     except InputError as error:
         text = str(error)
         key = "spacing.min" if text.startswith("spacing min") else "spacing.measure" if "needs measure" in text else "width"
         raise InputError(text, name(key)) from None
-    if width is None and min_width(length, high) > MAX_WIDTH:
-        raise invalid(name("width"), "tight", f"{length} digits with spacing up to {high} px can be {min_width(length, high)} px wide; at most {MAX_WIDTH} px fit")
-    mapping = {**checked, "width": width if width is not None else min_width(length, high), "length.min": length, "length.max": length, "shard_size": 1}
+    tight = tight_width(length, high, reach, height)
+    if width is None and tight > MAX_WIDTH:
+        raise invalid(name("width"), "tight", f"{length} digits with spacing up to {high} px can be {tight} px wide; at most {MAX_WIDTH} px fit")
+    mapping = {**checked, "width": width if width is not None else tight, "length.min": length, "length.max": length, "shard_size": 1}
     try:
         params = build_section(SequencesParams, nest(mapping), "sequences")
     except InputError as error:  # a rule tying options together (e.g. a range [min, max] with min > max)
         raise _renamed(error, options, name) from None
-    return Layout(params, width, length, checked)
+    return CheckedLayout(params, width, length, checked)
+
+
+def tight_width(length: int, spacing: int, reach: int, height: int) -> int:
+    """Widest output width of a tight sequence: ``length`` cells, gaps of ``spacing`` px, ``reach`` px of variation beyond each end, at ``height``."""
+    composed = min_width(length, spacing, reach)
+    return composed if height == DIGIT_SIZE else max(1, (2 * composed * height + DIGIT_SIZE) // (2 * DIGIT_SIZE))
 
 
 def _renamed(error: InputError, options: Mapping[str, Option], name: Callable[[str], str]) -> InputError:
@@ -176,11 +203,11 @@ def _renamed(error: InputError, options: Mapping[str, Option], name: Callable[[s
     return InputError(text.removeprefix("sequences: "), name(key) if key in options else key)
 
 
-def compose_record(digits: str | Sequence[int], layout: Layout, bank: DigitBank, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def compose_record(digits: str | Sequence[int], layout: CheckedLayout, bank: DigitBank, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Compose one sequence with its layout, as the arrays of a one-row shard (:data:`digitgen.contract.SHARD_ARRAYS`).
 
-    The draws follow :func:`compose_sequence` (the bank's rows, then gaps and margins) and then the degradations,
-    as in the ``sequences`` stage.
+    The draws follow :func:`compose_sequence` (the bank's rows, then the per-digit variation, gaps and margins,
+    then the degradations), through :func:`digitgen.layout.lay_out` as in the ``sequences`` stage.
 
     Parameters
     ----------
@@ -191,28 +218,21 @@ def compose_record(digits: str | Sequence[int], layout: Layout, bank: DigitBank,
 
     Returns
     -------
-    images uint8 (1, 28, W); labels int16 (1, L); lengths int16 (1,); boxes int16 (1, L, 4); sources int8 (1, L);
+    images uint8 (1, height, W); labels int16 (1, L); lengths int16 (1,); boxes int16 (1, L, 4); sources int8 (1, L);
     source_names str (1,); source_index int32 (1, L).
     """
-    from digitgen.degrade import (
-        degrade,  # scipy, imported only when a sequence is composed
-    )
-
     wanted = parse_digits(digits)
     if len(wanted) != layout.length:
         raise InputError(f"digits {digits!r} are {len(wanted)} digits; the layout was checked for {layout.length}.")
     p = layout.params
     rows = bank.draw(wanted, rng)
     # the drawn digits alone as the pool: the same picture, without the ink boxes of the whole bank (77 ms for 10,000 digits)
-    composed = compose_batch(
-        bank.images[rows], np.arange(len(rows))[None, :], (p.spacing.min, p.spacing.max), layout.width, rng=rng, mode=p.mode,
-        measure=p.spacing.measure, align=p.align,
-    )
+    laid = lay_out(bank.images[rows], np.arange(len(rows))[None, :], dataclasses.replace(Layout.of(p), width=layout.width), rng=rng)
     arrays = {
-        "images": degrade(composed.images, p.degrade, rng),
+        "images": laid.images,
         "labels": wanted[None, :].astype(np.int16),
         "lengths": np.array([len(wanted)], np.int16),
-        "boxes": composed.boxes,
+        "boxes": laid.boxes,
         "sources": np.zeros((1, len(wanted)), np.int8),
         "source_names": np.array([bank.name]),
         "source_index": rows[None, :].astype(np.int32),

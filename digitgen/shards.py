@@ -2,7 +2,7 @@
 
 Layout of ``<out>/<split>/``::
 
-    shard-00000.npz ...  images uint8 (n, 28, W); labels int16 (n, L_max), -1 padded;
+    shard-00000.npz ...  images uint8 (n, H, W); labels int16 (n, L_max), -1 padded;
                          lengths int16 (n,); boxes int16 (n, L_max, 4), -1 padded;
                          sources int8 (n, L_max) indexing source_names (str),
                          -1 padded; source_index int32 (n, L_max), -1 padded
@@ -12,7 +12,9 @@ Layout of ``<out>/<split>/``::
     info.json            parameters, digit sources with their file hashes, statistics, versions
 
 Each shard is a pure function of ``(seed, split, shard number)`` and the
-parameters, so shards are byte-identical whatever the executor (a local
+parameters (its digits, gaps and degradations from one generator, the
+per-digit variation from a second one seeded by the same triple, so that
+turning it on changes no other draw), so shards are byte-identical whatever the executor (a local
 process pool or a Dask cluster) and the number of workers. Workers compose
 and write one shard at a time, so memory is bounded by the shard size, not by
 the dataset size. ``<out>`` may be a local folder (replaced atomically once
@@ -39,10 +41,9 @@ from PIL import Image
 import digitgen
 from digitgen import contract, writer
 from digitgen.bank import DigitBank, bank_path, load_bank
-from digitgen.compose import compose_batch, ink_extents
+from digitgen.compose import ink_extents
 from digitgen.constants import SOURCE_NAMES, SPLIT_NAMES
 from digitgen.data.mnist import load_mnist_npz
-from digitgen.degrade import degrade
 from digitgen.executors import DaskExecutor, LocalExecutor
 from digitgen.exports.assemble import write_shard_exports
 from digitgen.io import (
@@ -50,6 +51,7 @@ from digitgen.io import (
     npz_bytes,
     sha256_file,
 )
+from digitgen.layout import Layout, lay_out
 from digitgen.params.sequences import SequencesParams
 from digitgen.storage import Destination, is_url
 from digitgen.writer import ShardDone, ShardTask
@@ -171,28 +173,23 @@ def make_shard(pool: SourcePool, params: SequencesParams, split: str, shard: int
         wanted = active & (sources == number)
         source_index[wanted] = bank.draw(digits[wanted], rng)
     pool_index = np.where(active, pool.offsets[sources] + source_index, -1)
-    composed = compose_batch(
-        pool.images,
-        pool_index,
-        (params.spacing.min, params.spacing.max),
-        params.width,
-        rng=rng,
-        mode=params.mode,
-        measure=params.spacing.measure,
-        align=params.align,
-        extents=pool.extents,
-    )
+    laid = lay_out(pool.images, pool_index, Layout.of(params), rng=rng, variation_rng=variation_rng(params.seed, split, shard), extents=pool.extents)
     arrays = {
-        "images": degrade(composed.images, params.degrade, rng),
+        "images": laid.images,
         "labels": np.where(active, digits, contract.PAD).astype(np.int16),
         "lengths": lengths.astype(np.int16),
-        "boxes": composed.boxes,
+        "boxes": laid.boxes,
         "sources": np.where(active, sources, contract.PAD).astype(np.int8),
         "source_index": source_index.astype(np.int32),
         "source_names": np.array([spec.name for spec in pool.specs]),
     }
     contract.check_shard(arrays, f"{split} shard {contract.shard_file(shard)}")
     return arrays
+
+
+def variation_rng(seed: int, split: str, shard: int) -> np.random.Generator:
+    """The generator of one shard's per-digit variation, apart from :func:`shard_rng` (so turning variation on changes no other draw)."""
+    return np.random.default_rng([seed, _SPLIT_SEED_IDS[split], shard, 2])
 
 
 def manifest_rows(arrays: Mapping[str, np.ndarray], shard_name: str, first_index: int) -> list[list[str]]:
@@ -352,7 +349,7 @@ def _write_info(
         "shards": n_shards,
         "shard_size": params.shard_size,
         "formats": list(params.formats),
-        "image_shape": [28, params.width],
+        "image_shape": [params.height, params.width],
         "max_length": params.length.max,
         "parameters": _jsonable(asdict(params)),
         "sources": [

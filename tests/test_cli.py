@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -163,3 +164,48 @@ def test_a_folder_given_as_data_or_out_is_named_as_a_folder(tmp_path, capsys):
     assert f"MNIST file {tmp_path} is a folder; give the mnist.npz file itself" in capsys.readouterr().err
     assert main(["sequence", "12", "0", "1", "100", "--out", str(tmp_path)]) == 2
     assert f"--out == '{tmp_path}', is a folder; give a file name such as out.png" in capsys.readouterr().err
+
+
+def test_sequence_layout_options_change_the_height_and_the_ink(tmp_path, mnist_npz, capsys):
+    plain, varied = tmp_path / "plain.png", tmp_path / "varied.png"
+    base = ["sequence", "2934", "0", "6", "300", "--seed", "4", "--data", str(mnist_npz)]
+    assert main([*base, "--out", str(plain)]) == 0
+    assert main([*base, "--out", str(varied), "--height", "40", "--digit.scale", "0.8,1.2", "--digit.rotation", "10",
+                 "--digit.shear", "5", "--digit.offset_y", "2", "--digit.thickness", "0.5", "--degrade.invert.p", "1"]) == 0
+    assert np.asarray(Image.open(plain)).shape == (28, 300)
+    image = np.asarray(Image.open(varied))
+    assert image.shape == (40, 300) and image.dtype == np.uint8
+    assert image[0, 0] == 255  # inverted: the background is white
+
+
+def test_dataset_layout_options_override_the_params_file(tmp_path, mnist_npz, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text("sequences:\n  width: 300\n  shard_size: 8\n  previews: 1\n  splits:\n    train: {count: 20}\n    test: {count: 6}\n")
+    out = tmp_path / "test"
+    assert main(["dataset", "test", "--params", str(params), "--mnist", str(mnist_npz), "--out", str(out), "--workers", "1",
+                 "--height", "32", "--digit.rotation", "8", "--degrade.blur.p", "0.5"]) == 0
+    info = json.loads((out / "info.json").read_text())
+    assert info["image_shape"] == [32, 300] and info["parameters"]["digit"]["rotation"] == 8.0
+    assert info["parameters"]["degrade"]["blur"] == {"p": 0.5, "sigma": [0.4, 1.2]}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sequence", "12", "0", "1", "100", "--digit.rotation=-3"], "--digit.rotation == -3, must be a number of degrees in [0, 90]"),
+        (["sequence", "12", "0", "1", "100", "--digit.scale=-1,1"], "--digit.scale[0] == -1, must be a number in [0.25, 2]"),
+        (["sequence", "12", "0", "1", "100", "--digit.scale", "1.5,1.2"], "--digit.scale == [1.5, 1.2], must be a range [min, max] with min <= max"),
+        (["sequence", "12", "0", "1", "100", "--height", "7"], "--height == 7, must be an integer in 8..512"),
+        (["sequence", "12", "0", "1", "100", "--degrade.blur.p", "1.5"], "--degrade.blur.p == 1.5, must be a probability in [0, 1]"),
+        (["sequence", "2934", "0", "10", "200", "--height", "64"], "at height 64: the minimum width is 324"),
+        (["dataset", "test", "--out", "x", "--digit.thickness", "9"], "--digit.thickness == 9, must be a number of pixels in [0, 4]"),
+        (["dataset", "test", "--out", "x", "--height", "64"], "at height 64: the minimum width is 411"),
+    ],
+)
+def test_bad_layout_options_are_refused_before_any_work(args, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("sequences: {}\n")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert list(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

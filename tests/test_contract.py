@@ -68,7 +68,7 @@ def test_a_valid_shard_passes_with_its_layout():
         (lambda a: a.update(boxes=a["boxes"][:, :3]), r"s.npz: boxes has shape \(3, 3, 4\), expected \(3, 4, 4\)"),
         (lambda a: a.update(boxes=a["boxes"][..., :2]), r"s.npz: boxes has shape \(3, 4, 2\), expected \(3, 4, 4\)"),
         (lambda a: a.update(sources=a["sources"][:, :2]), r"s.npz: sources has shape \(3, 2\), expected \(3, 4\)"),
-        (lambda a: a.update(images=a["images"][:, :20]), r"s.npz: images has shape \(3, 20, 60\), expected \(3, 28, 60\)"),
+        (lambda a: a.update(images=a["images"][:, :5]), r"s.npz: images are 5 px high, expected at least 8"),
     ],
 )
 def test_a_broken_shard_is_refused_naming_the_shard_the_key_and_the_expected_form(change, message):
@@ -104,12 +104,13 @@ def test_each_value_rule_flags_exactly_the_broken_place(key, row, slot, value, r
     assert broken[rule] == [row]
 
 
-def test_boxes_must_lie_inside_the_image_and_be_at_most_one_cell():
+def test_boxes_must_lie_inside_the_image():
     arrays = valid_shard()
     layout = contract.check_shard(arrays, "s")
     arrays["boxes"][0, 0] = [50, 4, 61, 24]  # past the right edge
     arrays["boxes"][2, 1] = [10, 4, 10, 24]  # empty
-    arrays["boxes"][2, 2] = [0, 0, 29, 28]  # wider than a cell
+    arrays["boxes"][2, 2] = [0, 20, 10, 29]  # past the bottom edge
+    arrays["boxes"][1, 0] = [0, 0, 40, 28]  # wider than a cell: a scaled-up digit's box may be
     bad = dict(contract.value_problems(arrays, layout))["box outside the image or empty (need 0 <= x0 < x1 <= 60, 0 <= y0 < y1 <= 28)"]
     assert np.argwhere(bad).tolist() == [[0, 0], [2, 1], [2, 2]]
 
@@ -136,12 +137,22 @@ def test_the_writer_checks_every_shard_it_makes(tmp_path, mnist_npz, monkeypatch
     pool = shards.SourcePool(shards.plan_sources("train", params, mnist_npz, tmp_path / "banks"))
     arrays = shards.make_shard(pool, params, "train", 0, 9)
     assert contract.check_shard(arrays, "made") == contract.ShardLayout(9, 28, 170, 5, ("real",))
-    original = shards.compose_batch
+    from digitgen import layout
+
+    original = layout.compose_batch
 
     def wide_boxes(*args, **kwargs):
         composed = original(*args, **kwargs)
         return type(composed)(images=composed.images, boxes=composed.boxes.astype(np.int32))
 
-    monkeypatch.setattr(shards, "compose_batch", wide_boxes)
+    monkeypatch.setattr(layout, "compose_batch", wide_boxes)
     with pytest.raises(contract.ContractError, match=r"train shard shard-00000.npz: boxes must be int16 with 3 dimensions, got int32"):
         shards.make_shard(pool, params, "train", 0, 9)
+
+
+def test_a_shard_of_another_height_is_valid_and_disagrees_with_a_split_of_28():
+    arrays = valid_shard()
+    arrays["images"] = np.zeros((3, 32, 60), np.uint8)
+    layout = contract.check_shard(arrays, "tall")
+    assert layout.height == 32
+    assert contract.agreement_problems(layout, "tall", 60, 4, "info.json", height=28) == ["tall: images are 32 px high, expected 28 (info.json)"]

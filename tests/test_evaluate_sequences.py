@@ -323,3 +323,26 @@ def test_the_result_does_not_depend_on_the_number_of_threads(dataset, arrays, cl
         for key in results[0].preview:
             np.testing.assert_array_equal(other.preview[key], results[0].preview[key])
     assert results[0].metrics["contract_errors"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("layout", "used"),
+    [
+        ({"height": 48, "width": 240}, ["height"]),
+        ({"digit": {"rotation": 8, "scale": [0.9, 1.1], "thickness": 0.5}, "width": 180}, ["scale", "rotation", "thickness"]),
+        ({"degrade": {"invert": {"p": 1.0}, "blur": {"p": 0.5}}}, ["blur", "invert"]),
+    ],
+)
+def test_a_layout_dataset_passes_the_checks_and_its_crops_are_still_read(tmp_path, arrays, classifier, layout, used):
+    write_npz(tmp_path / "mnist.npz", arrays)
+    dataset = write_sequences(tmp_path, tmp_path / "mnist.npz", **layout)
+    plain = write_sequences(tmp_path / "plain", tmp_path / "mnist.npz")
+    for split in ("train", "test"):
+        baseline = check(plain, arrays, classifier, split).metrics  # the fake classifier reads about half of the plain crops
+        result = check(dataset, arrays, classifier, split)
+        m = result.metrics
+        assert m["contract_errors"] == 0, result.messages
+        assert m["layout_options"] == used
+        assert m["checked_digits"] == m["digits"]
+        assert "layout_options" not in baseline
+        assert m["digit_accuracy"] >= baseline["digit_accuracy"] - 0.1, (m, baseline)

@@ -67,6 +67,16 @@ def test_defaults_fill_missing_sections():
         ({"sequences": {"mode": "fill", "width": 84, "length": {"min": 1, "max": 3}, "spacing": {"min": 0, "max": 0}}},
          r"mode 'fill': 2 digits in width 84 need a spacing of 28 px, outside the spacing range \[0, 0\]"),
         ({"sequencs": {}}, r"unknown key sequencs; valid keys are \["),
+        ({"sequences": {"digit": {"scale": [-1, 1]}}}, r"sequences.digit.scale\[0\] == -1, must be a number in \[0.25, 2\]"),
+        ({"sequences": {"digit": {"scale": [1.5, 1.2]}}}, r"sequences.digit.scale == \[1.5, 1.2\], must be a range \[min, max\] with min <= max"),
+        ({"sequences": {"digit": {"rotation": -3}}}, r"sequences.digit.rotation == -3, must be a number of degrees in \[0, 90\]"),
+        ({"sequences": {"digit": {"thickness": 5}}}, r"sequences.digit.thickness == 5, must be a number of pixels in \[0, 4\]"),
+        ({"sequences": {"height": 7}}, r"sequences.height == 7, must be an integer in 8..512"),
+        ({"sequences": {"degrade": {"blur": {"p": 1.5}}}}, r"sequences.degrade.blur.p == 1.5, must be a probability in \[0, 1\]"),
+        ({"sequences": {"degrade": {"noise": {"std": [9, 3]}}}}, r"sequences.degrade.noise.std == \[9.0, 3.0\], must be a range \[min, max\] with min <= max"),
+        # the layout checks name the smallest output width at that height, and count the per-digit variation's reach
+        ({"sequences": {"height": 64}}, r"image width == 200 is too small for 5 digits with spacing up to 10 px at height 64: the minimum width is 411"),
+        ({"sequences": {"digit": {"scale": [1, 2]}}}, r"the minimum width is 210 \(5 x 28 px \+ 4 x 10 px \+ 2 x 15 px of per-digit variation"),
     ],
 )
 def test_bad_params_are_refused_with_a_clear_message(raw, message):

@@ -272,3 +272,12 @@ def test_the_report_shows_the_threshold_recorded_in_banks_json(evaluation, tmp_p
     page = build(evaluation, metrics=[tmp_path / "banks.json"])
     share = banks["ambiguous"]["ambiguous"]["balanced"]
     assert f"Balanced (smaller probability ≥ 0.2): {share:.1%} of the samples; target ≥ 75%: " in page and "≥ 0.25" not in page
+
+
+def test_the_report_names_the_layout_options_of_a_split(evaluation, tmp_path):
+    datasets = json.loads((evaluation / "metrics" / "datasets.json").read_text())
+    datasets["train"]["layout_options"] = ["height", "rotation", "blur"]
+    out.write_json(tmp_path / "datasets.json", datasets)
+    page = build(evaluation, metrics=[tmp_path / "datasets.json"], bank_plots=None, sequence_plots=None, history=None, figures=[])
+    assert "train: layout options in use: <code>height</code>, <code>rotation</code>, <code>blur</code>" in page
+    assert "test: layout options in use" not in page

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from digitgen import executors, shards
+from digitgen import contract, executors, shards
 from digitgen.io import sha256_file, write_npz
 from digitgen.params.all import parse_params
 
@@ -279,3 +279,41 @@ def test_unreachable_scheduler_fails_fast_and_writes_nothing(tmp_path, mnist_npz
         shards.emit_split("train", params, mnist_npz, tmp_path / "banks", tmp_path / "out")
     assert time.monotonic() - start < 20
     assert list(tmp_path.iterdir()) == [mnist_npz]
+
+
+EVERY_OPTION = {
+    "height": 40,
+    "width": 300,
+    "digit": {"scale": [0.8, 1.2], "rotation": 12, "shear": 10, "offset_y": 2, "thickness": 0.8},
+    "degrade": {"blur": {"p": 0.5}, "noise": {"p": 0.5}, "background": {"p": 0.5}, "invert": {"p": 0.3}},
+}
+
+
+def test_every_layout_option_on_gives_byte_identical_shards_whatever_the_workers(tmp_path, mnist_npz):
+    params = tiny_params(**EVERY_OPTION)
+    shards.emit_split("train", params, mnist_npz, tmp_path / "banks", tmp_path / "one", workers=1)
+    shards.emit_split("train", params, mnist_npz, tmp_path / "banks", tmp_path / "two", workers=2)
+    files = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
+    for rel in files:
+        assert sha256_file(tmp_path / "one" / rel) == sha256_file(tmp_path / "two" / rel), rel
+    info = json.loads((tmp_path / "one" / "info.json").read_text())
+    assert info["image_shape"] == [40, 300]
+
+
+def test_a_layout_shard_has_the_height_asked_and_boxes_inside(tmp_path, mnist_npz):
+    params = tiny_params(**EVERY_OPTION)
+    pool = shards.SourcePool(shards.plan_sources("train", params, mnist_npz, tmp_path / "banks"))
+    arrays = shards.make_shard(pool, params, "train", 0, 20)
+    layout = contract.check_shard(arrays, "made")
+    assert arrays["images"].shape == (20, 40, 300) and layout.height == 40
+    assert not any(bad.any() for _, bad in contract.value_problems(arrays, layout))
+
+
+def test_the_variation_draws_change_no_other_draw(tmp_path, mnist_npz):
+    plain = tiny_params()
+    varied = tiny_params(width=230, digit={"rotation": 10})
+    pool = shards.SourcePool(shards.plan_sources("train", plain, mnist_npz, tmp_path / "banks"))
+    a = shards.make_shard(pool, plain, "train", 0, 20)
+    b = shards.make_shard(pool, varied, "train", 0, 20)
+    for key in ("labels", "lengths", "sources", "source_index"):
+        np.testing.assert_array_equal(a[key], b[key])

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from digitgen.cli import layout_options
 from digitgen.cli.common import project_banks
 from digitgen.constants import SPLIT_NAMES
 from digitgen.rules import Int
@@ -22,6 +23,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     data.add_argument("--workers", type=int, help="local worker processes (default: sequences.workers; 0 = all cores)")
     data.add_argument("--scheduler", help="run on this Dask scheduler (e.g. tcp://10.0.0.5:8786) instead of local processes")
     data.add_argument("--overwrite", action="store_true", help="replace --out even if it is not a split folder digitgen wrote")
+    layout_options.add(data)
     data.set_defaults(run=run)
 
 
@@ -42,6 +44,21 @@ def check_output_folder(out: str, overwrite: bool) -> None:
         )
 
 
+def with_overrides(params, options: dict):
+    """``params`` (SequencesParams) with the layout options given on the command line (flat keys), checked again as a whole."""
+    if not options:
+        return params
+    from digitgen.options import nest
+    from digitgen.params.core import build_section
+    from digitgen.params.sequences import SequencesParams
+
+    def merged(base: dict, part: dict) -> dict:
+        return {**base, **{key: merged(base[key], value) if isinstance(value, dict) else value for key, value in part.items()}}
+
+    raw = merged(dataclasses.asdict(params), nest(options))
+    return build_section(SequencesParams, raw, "sequences (with the command-line options)")
+
+
 def run(args: argparse.Namespace) -> None:
     """Write the split and print where it went."""
     from digitgen.data.cache import default_mnist_npz
@@ -50,7 +67,7 @@ def run(args: argparse.Namespace) -> None:
     from digitgen.shards import emit_split
 
     check_output_folder(args.out, args.overwrite)
-    params = load_section(args.params, "sequences", SequencesParams)
+    params = with_overrides(load_section(args.params, "sequences", SequencesParams), layout_options.given(args))
     workers = None if args.workers is None else Int(0, 256, allowed="must be an integer in 0..256 (0 = all cores)").check(args.workers, "--workers")
     if args.scheduler:
         params = dataclasses.replace(params, executor="dask", scheduler=SCHEDULER.check(args.scheduler, "--scheduler"))

@@ -1,7 +1,7 @@
 """``digitgen sequence DIGITS MIN MAX WIDTH``: one digit sequence as a PNG (compatible with the classic tool).
 
 Every layout option of the ``sequences`` stage is an option here too
-(:func:`digitgen.sequence.layout_options`): the classic ones keep their names
+(:mod:`digitgen.cli.layout_options`): the classic ones keep their names
 (``MIN``, ``MAX``, ``WIDTH``, ``--mode``, ``--measure``, ``--align``), every
 other is ``--<key>`` with its params.yaml key relative to ``sequences``
 (``--degrade.blur.p 0.5``, ``--degrade.blur.sigma 0.4,1.2``), so an option
@@ -14,15 +14,14 @@ import argparse
 import secrets
 from pathlib import Path
 
+from digitgen.cli import layout_options
 from digitgen.cli.common import SEED, output_file, project_banks, width
 from digitgen.compose import ALIGNS, MEASURES, MODES
 from digitgen.constants import SOURCE_NAMES, SPLIT_NAMES
-from digitgen.options import format_value
 from digitgen.rules import OneOf
 
 #: Layout options with a classic name on the command line; every other option ``key`` is ``--key``.
 CLASSIC_NAMES = {"width": "WIDTH", "spacing.min": "MIN", "spacing.max": "MAX", "spacing.measure": "--measure", "mode": "--mode", "align": "--align"}
-_DEST = "layout:"
 
 
 def option_name(key: str) -> str:
@@ -32,12 +31,10 @@ def option_name(key: str) -> str:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add the sub-command to ``digitgen``'s parser."""
-    from digitgen.sequence import layout_options
-
     seq = commands.add_parser(
         "sequence",
         help="compose one digit sequence into a PNG",
-        description="Compose DIGITS into one 28-pixel-high PNG (white ink on black, like MNIST) and print its path.",
+        description="Compose DIGITS into one PNG (28 px high unless --height; white ink on black, like MNIST) and print its path.",
     )
     seq.add_argument("digits", help="the digits to write, e.g. 2934")
     seq.add_argument("min_spacing", type=int, help="smallest gap between digits, in pixels (negative: overlap)")
@@ -52,28 +49,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     seq.add_argument("--mode", choices=MODES, default="random", help="random gaps, or one equal gap filling WIDTH")
     seq.add_argument("--measure", choices=MEASURES, default="cell", help="measure gaps between 28-px cells or ink")
     seq.add_argument("--align", choices=ALIGNS, default="random", help="where the slack goes (default: random)")
-    layout = seq.add_argument_group("layout options of the sequences stage (params.yaml keys under sequences)")
-    for key, option in layout_options().items():
-        if key not in CLASSIC_NAMES:
-            layout.add_argument(
-                "--" + key, dest=_DEST + key, metavar="VALUE",
-                help=f"{option.rule.allowed()} (default: {format_value(option.default)}; lists comma-separated)",
-            )
+    layout_options.add(seq, skip=CLASSIC_NAMES)
     seq.set_defaults(run=run)
 
 
 def layout_values(args: argparse.Namespace) -> dict:
-    """Layout option key -> value given on the command line (the generated options parsed with their rules)."""
-    from digitgen.sequence import layout_options
-
-    options = layout_options()
+    """Layout option key -> value given on the command line (the classic arguments and the ``--<key>`` options)."""
     values = {"width": args.width, "spacing.min": args.min_spacing, "spacing.max": args.max_spacing,
               "spacing.measure": args.measure, "mode": args.mode, "align": args.align}
-    for dest, text in vars(args).items():
-        if dest.startswith(_DEST) and text is not None:
-            key = dest.removeprefix(_DEST)
-            values[key] = options[key].parse(text, option_name(key))
-    return values
+    return {**values, **layout_options.given(args, option_name)}
 
 
 def run(args: argparse.Namespace) -> None:

@@ -9,11 +9,16 @@ The digits of the first ``evaluate_sequences.sequences_checked`` sequences
 are cut out by their boxes, centred (:mod:`digitgen.evaluate.crops`) and
 classified: a crop equal to its source digit's own crop takes that digit's
 reading (:mod:`digitgen.evaluate.readings`), any other crop goes through the
-classifier, so the result is the classifier's reading of every crop.
+classifier, so the result is the classifier's reading of every crop. A
+split made with layout options that change its digits (``info.json``
+parameters: height, per-digit variation, degradations) has only its labels'
+provenance checked, and its crops normalised by
+:mod:`digitgen.evaluate.layout_crops` and all classified; its metrics list
+them as ``layout_options``.
 
 Shards are read and checked on threads (:func:`_examine`) and merged in shard
 order (:func:`check_split`), so counts and messages do not depend on the
-number of threads. The module is about 450 lines because those two halves
+number of threads. The module is about 480 lines because those two halves
 and the problem record they share are one check: the order of its rules is
 the order of its messages.
 """
@@ -43,6 +48,7 @@ from digitgen.evaluate.crops import (
     digit_crops_of,
     same_crops,
 )
+from digitgen.evaluate.layout_crops import layout_in_use, normalised_crops
 from digitgen.evaluate.readings import Classify
 from digitgen.io import read_npz
 from digitgen.params.evaluate_sequences import EvaluateSequencesParams
@@ -209,7 +215,7 @@ def check_split(
     info, found = contract.read_info(split_dir / "info.json")
     for message in found:
         problems.add(message)
-    expected_width = (info.get("image_shape") or [None, None])[1]
+    expected_height, expected_width = (info.get("image_shape") or [None, None])[:2]
     expected_length = info.get("max_length")
 
     checked: list[tuple] = []
@@ -217,7 +223,8 @@ def check_split(
     leaks: list[str] = []
     manifest: list[dict[str, np.ndarray]] = []
     preview: dict[str, list] = {"images": [], "boxes": [], "labels": []}
-    examine = partial(_examine, split=split, pools=pools, training=training, duplicates=duplicates)
+    options = layout_in_use((info.get("parameters") or {}) if isinstance(info.get("parameters"), dict) else {})
+    examine = partial(_examine, split=split, pools=pools, training=training, duplicates=duplicates, transformed=bool(options))
     for report in _ordered_map(examine, list(enumerate(shard_paths)), workers):
         for key in ("read", "checks", "leaks"):
             timings[key] = timings.get(key, 0.0) + report.seconds.get(key, 0.0)
@@ -226,8 +233,9 @@ def check_split(
         if report.layout is None:
             continue
         arrays, layout, shard, name = report.arrays, report.layout, report.shard, report.name
-        for message in contract.agreement_problems(layout, name, expected_width, expected_length):
+        for message in contract.agreement_problems(layout, name, expected_width, expected_length, height=expected_height):
             problems.add(message)
+        expected_height = expected_height or layout.height
         expected_width = expected_width or layout.width
         expected_length = expected_length or layout.max_length
         for message, count in report.problems.entries:
@@ -240,7 +248,7 @@ def check_split(
             leaks.extend(report.leak_messages[: MAX_MESSAGES - len(leaks)])
         take = (total + shard.seq) < params.sequences_checked
         if take.any():
-            predicted = _read_crops(shard, take, classify, timings)
+            predicted = _read_crops(shard, take, classify, timings, arrays["images"] if options else None)
             overlapping = _overlaps_neighbour(arrays["boxes"], shard.active)[shard.seq, shard.slot]
             names = layout.source_names
             sources = np.array([names[s] if 0 <= s < len(names) else "?" for s in shard.source[take].tolist()], dtype=object)
@@ -262,6 +270,8 @@ def check_split(
     clock.lap("checks")
 
     metrics = {"sequences": total, "shards": len(shard_paths), "digits": digits, "contract_errors": problems.count}
+    if options:
+        metrics["layout_options"] = options
     labels = predicted = np.zeros(0, np.int64)
     preview_arrays = {key: np.concatenate(value) if value else np.zeros((0,), np.int16) for key, value in preview.items()}
     if checked:
@@ -310,7 +320,8 @@ class _ShardReport:
 
 
 def _examine(
-    item: tuple[int, Path], *, split: str, pools: Mapping[str, Pool], training: CropHashes | None, duplicates: np.ndarray | None
+    item: tuple[int, Path], *, split: str, pools: Mapping[str, Pool], training: CropHashes | None, duplicates: np.ndarray | None,
+    transformed: bool = False,
 ) -> _ShardReport:
     """Everything about one shard that does not depend on the shards before it (run in a worker thread)."""
     number, path = item
@@ -326,7 +337,7 @@ def _examine(
         report.before.add(str(error).rstrip("."))
         return report
     report.arrays, report.layout = arrays, layout
-    report.shard = shard = _check_shard(path.name, arrays, layout, split, pools, report.problems)
+    report.shard = shard = _check_shard(path.name, arrays, layout, split, pools, report.problems, transformed)
     clock.lap("checks")
     if training is not None:
         found = training.find(shard.crops)
@@ -383,9 +394,14 @@ class _CheckedShard:
 
 
 def _check_shard(
-    name: str, arrays: Mapping[str, np.ndarray], layout: contract.ShardLayout, split: str, pools: Mapping[str, Pool], problems: _Problems
+    name: str, arrays: Mapping[str, np.ndarray], layout: contract.ShardLayout, split: str, pools: Mapping[str, Pool], problems: _Problems,
+    transformed: bool = False,
 ) -> _CheckedShard:
-    """The value rules, the ink in every box and the provenance of every digit of one shard."""
+    """The value rules, the ink in every box and the provenance of every digit of one shard.
+
+    ``transformed``: the split's layout options change its digits, so only their labels are
+    checked against their source digits (not their boxes and pixels), and every crop is classified.
+    """
     names = list(layout.source_names)
     unknown = [s for s in names if s not in SOURCE_NAMES]
     if unknown or len(set(names)) != len(names):
@@ -423,6 +439,8 @@ def _check_shard(
         label = labels[mine]
         wrong = (label != intended) if intended.ndim == 1 else ((label != intended[:, 0]) & (label != intended[:, 1]))
         problems.check(wrong, f"label differs from {source_name!r}'s label at its source_index", name, seq[mine], slot[mine])
+        if transformed:
+            continue
         ext, box = pool.extents[rows], boxes[mine]
         mismatch = (box[:, 2] - box[:, 0] != ext[:, 2] - ext[:, 0]) | (box[:, 1] != ext[:, 1]) | (box[:, 3] != ext[:, 3])
         problems.check(mismatch, f"box does not match the ink extent of {source_name!r}'s digit at its source_index", name, seq[mine], slot[mine])
@@ -436,13 +454,23 @@ def _check_shard(
     return _CheckedShard(active, seq, slot, boxes, labels, source, index, crops, exact, reading)
 
 
-def _read_crops(shard: _CheckedShard, take: np.ndarray, classify: Classify, timings: dict[str, float]) -> np.ndarray:
-    """int64 (k,): the classifier's digit for each taken crop, looked up where known, else classified."""
+def _read_crops(
+    shard: _CheckedShard, take: np.ndarray, classify: Classify, timings: dict[str, float], images: np.ndarray | None = None
+) -> np.ndarray:
+    """int64 (k,): the classifier's digit for each taken crop, looked up where known, else classified.
+
+    ``images``: the shard's images when its layout options changed its digits; their crops are then
+    normalised as MNIST's digits (:func:`digitgen.evaluate.layout_crops.normalised_crops`).
+    """
     predicted = shard.reading[take].copy()
     unknown = predicted < 0
     if unknown.any():
         rows = np.flatnonzero(take)[unknown]
-        predicted[unknown] = np.asarray(classify(centre_crops(shard.crops[rows], shard.boxes[rows])), np.int64)
+        if images is None:
+            inputs = centre_crops(shard.crops[rows], shard.boxes[rows])
+        else:
+            inputs = normalised_crops(images, shard.seq[rows], shard.boxes[rows])
+        predicted[unknown] = np.asarray(classify(inputs), np.int64)
     timings["looked_up"] += int((~unknown).sum())
     timings["classified"] += int(unknown.sum())
     return predicted

@@ -10,7 +10,10 @@ from digitgen.constants import DIGIT_SIZE, SOURCE_NAMES, SPLIT_NAMES
 from digitgen.errors import InputError, invalid
 from digitgen.params.core import SectionRule, section, setting
 from digitgen.params.degrade import DegradeParams
+from digitgen.params.digit import DigitParams
+from digitgen.resample import MAX_HEIGHT, MIN_HEIGHT
 from digitgen.rules import Int, ListOf, MappingOf, Nullable, OneOf, Pattern, Real
+from digitgen.transform import overhang
 
 #: Widest image a dataset may ask for, in pixels.
 MAX_WIDTH = 8192
@@ -83,6 +86,10 @@ class SequencesParams:
 
     seed: int = setting(2934, Int(0))
     width: int = setting(200, Int(1, MAX_WIDTH, allowed=f"must be an integer in 1..{MAX_WIDTH}: every image of a dataset has the same width"))
+    #: image height in pixels; the sequence is composed 28 px high and resampled (aspect kept; width is the output width)
+    height: int = setting(
+        DIGIT_SIZE, Int(MIN_HEIGHT, MAX_HEIGHT, allowed=f"must be an integer in {MIN_HEIGHT}..{MAX_HEIGHT} (pixels; 28 = MNIST's, no resampling)")
+    )
     mode: str = setting("random", OneOf(MODES))
     spacing: SpacingParams = section(SpacingParams)
     align: str = setting("random", OneOf(ALIGNS))
@@ -90,6 +97,8 @@ class SequencesParams:
     digit_weights: tuple[float, ...] | None = setting(
         None, Nullable(ListOf(Real(0), 10, 10), allowed="must list 10 weights (digits 0-9), each a finite number >= 0, or be null")
     )
+    #: per-digit variation (scale, rotation, shear, offset_y, thickness) in each digit's own cell
+    digit: DigitParams = section(DigitParams)
     shard_size: int = setting(10000, Int(1, 1_000_000))
     compress_level: int = setting(1, Int(0, 9, allowed="must be in 0..9 (0 = stored, 1 = fast, 9 = smallest)"))
     previews: int = setting(32, Int(0, 10_000))
@@ -116,14 +125,18 @@ class SequencesParams:
         test = self.splits["test"]
         if set(test.sources) - {"real"}:
             raise invalid(f"{key}.splits.test.sources", dict(test.sources), "the test split draws real MNIST test digits only; use {real: 1.0}")
-        if self.shard_size * DIGIT_SIZE * self.width > MAX_SHARD_BYTES:
+        if self.shard_size * self.height * self.width > MAX_SHARD_BYTES:
             raise invalid(
                 f"{key}.shard_size", self.shard_size,
-                f"makes shards of {self.shard_size * DIGIT_SIZE * self.width} bytes of images at width {self.width}; "
-                f"keep shard_size x {DIGIT_SIZE} x width <= {MAX_SHARD_BYTES}",
+                f"makes shards of {self.shard_size * self.height * self.width} bytes of images at {self.height} x {self.width} px; "
+                f"keep shard_size x height x width <= {MAX_SHARD_BYTES}",
             )
+        reach = overhang(self.digit)
         try:
             for length in range(self.length.max, self.length.min - 1, -1):  # the longest first: its error names the widest need
-                check_layout(length, (self.spacing.min, self.spacing.max), self.width, mode=self.mode, measure=self.spacing.measure)
+                check_layout(
+                    length, (self.spacing.min, self.spacing.max), self.width, mode=self.mode, measure=self.spacing.measure,
+                    overhang=reach, height=self.height,
+                )
         except ValueError as error:
             raise InputError(f"{key}: {error}") from None

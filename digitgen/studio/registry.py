@@ -35,7 +35,7 @@ from digitgen.sampling import STAGES, Models, SampleRequest, draw_digits, draw_s
 logger = logging.getLogger(__name__)
 
 #: The stage that makes each generated bank.
-BANK_STAGES = {"augmented": "augment", "kde": "fit_kde", "cvae": "train_cvae", "ambiguous": "train_autoencoder"}
+BANK_STAGES = {"augmented": "augment", "kde": "fit_kde", "cvae": "train_cvae", "ambiguous": "train_autoencoder", "clusters": "latent_report"}
 #: Threads of the NumPy pool.
 NUMPY_THREADS = 4
 #: The worker thread of each generator that runs TensorFlow (the others use the NumPy pool).

@@ -6,6 +6,7 @@ Sub-commands (one module each in :mod:`digitgen.cli`, with ``register(commands)`
     digitgen dataset SPLIT --out DIR|URL [--params params.yaml] [--mnist FILE] [--banks DIR] [--workers N] [--scheduler ADDRESS]
     digitgen check-params [params.yaml]
     digitgen sample --generator kde|cvae|ambiguous [--digit D] [--pair A B] [-n N] [--out FILE] [--seed N] ...
+    digitgen read IMAGE [IMAGE ...] [--model data/models/reader.keras] [--invert auto|always|never]
 
 Errors in the input are one line on stderr with exit status 2 (see :mod:`digitgen.entry`).
 """
@@ -15,11 +16,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from digitgen.cli import check_params, dataset, sample, sequence
+from digitgen.cli import check_params, dataset, read, sample, sequence
 from digitgen.entry import DEBUG_ENV, configure_logging, guarded, quiet_tensorflow
 
 #: Sub-command modules, in the order ``digitgen --help`` lists them.
-COMMANDS = (sequence, dataset, check_params, sample)
+COMMANDS = (sequence, dataset, check_params, sample, read)
 
 
 def build_parser() -> argparse.ArgumentParser:

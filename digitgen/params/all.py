@@ -28,6 +28,7 @@ from digitgen.params.sequences import SequencesParams
 from digitgen.params.train_autoencoder import TrainAutoencoderParams
 from digitgen.params.train_classifier import TrainClassifierParams
 from digitgen.params.train_cvae import TrainCvaeParams
+from digitgen.params.train_reader import TrainReaderParams
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Params:
     train_cvae: TrainCvaeParams = section(TrainCvaeParams)
     train_autoencoder: TrainAutoencoderParams = section(TrainAutoencoderParams)
     latent_report: LatentReportParams = section(LatentReportParams)
+    train_reader: TrainReaderParams = section(TrainReaderParams)
 
 
 #: Section name -> its class.

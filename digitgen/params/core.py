@@ -40,6 +40,7 @@ SECTION_NAMES = (
     "train_cvae",
     "train_autoencoder",
     "latent_report",
+    "train_reader",
 )
 #: Largest params file read (the project's is about 11 kB).
 MAX_FILE_BYTES = 1 << 20

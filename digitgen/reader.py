@@ -59,17 +59,17 @@ def build_reader(height: int, params: TrainReaderParams) -> keras.Model:
         raise InputError(f"images {height} px high are too small for {len(params.filters)} conv blocks "
                          f"(each halves the height); use fewer train_reader.filters.", "train_reader.filters")
     inputs = keras.Input((height, None, 1), name="image")
-    x = keras.layers.Rescaling(1 / 255)(inputs)
+    x = keras.layers.Rescaling(1 / 255, name="scale")(inputs)
     for number, channels in enumerate(params.filters):
         x = keras.layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"conv{number + 1}")(x)
         x = keras.layers.BatchNormalization(name=f"bn{number + 1}")(x)
-        x = keras.layers.ReLU()(x)
+        x = keras.layers.ReLU(name=f"relu{number + 1}")(x)
         x = keras.layers.MaxPooling2D((2, 2) if number < params.width_pools else (2, 1), name=f"pool{number + 1}")(x)
-    x = keras.layers.Permute((2, 1, 3))(x)  # (b, T, rows, channels)
+    x = keras.layers.Permute((2, 1, 3), name="columns_first")(x)  # (b, T, rows, channels)
     x = keras.layers.Reshape((-1, rows * params.filters[-1]), name="columns")(x)
     x = keras.layers.Dense(params.dense, activation="relu", name="project")(x)
-    x = keras.layers.Dropout(params.dropout)(x)
-    x = keras.layers.Bidirectional(keras.layers.GRU(params.units, return_sequences=True), name="bigru")(x)
+    x = keras.layers.Dropout(params.dropout, name="dropout")(x)
+    x = keras.layers.Bidirectional(keras.layers.GRU(params.units, return_sequences=True, name="gru"), name="bigru")(x)
     outputs = keras.layers.Dense(CLASSES, name="logits")(x)
     return keras.Model(inputs, outputs, name="reader")
 

@@ -67,6 +67,8 @@ def _make_repo(base: Path, mnist_arrays) -> tuple[Path, dict, list[str]]:
     params["train_autoencoder"].update(copy.deepcopy(tiny_vae), judges=tiny_judges, refine_steps=3, count=20, previews=3)
     params["train_classifier"].update(epochs=1, filters=[8], dense=16)
     params["latent_report"].update(tsne_samples=40, perplexity=5)
+    params["train_reader"].update(epochs=1, batch_size=16, filters=[4, 8], width_pools=2, dense=8, units=4,
+                                  validation_sequences=8, errors_shown=4)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     env = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONPATH=str(repo))

@@ -171,8 +171,11 @@ def read_split(model: keras.Model, root: str, split: str, batch_size: int) -> di
 # --------------------------------------------------------------------------- training
 
 
-def _epoch_dataset(loader: SequenceLoader, batch_size: int, seed: int, held: int) -> tf.data.Dataset:
-    """One epoch's batches as a ``tf.data.Dataset`` (a new seeded order each time it is iterated)."""
+def _epoch_dataset(loader: SequenceLoader, batch_size: int, seed: int, held: int, rows: int) -> tf.data.Dataset:
+    """One epoch's batches as a ``tf.data.Dataset`` (a new seeded order each time it is iterated).
+
+    ``rows`` (the split's row count less ``held``) gives the number of batches, declared to Keras.
+    """
     state = {"epoch": 0}
 
     def one_epoch():
@@ -197,7 +200,9 @@ def _epoch_dataset(loader: SequenceLoader, batch_size: int, seed: int, held: int
 
     height, width = loader.image_shape
     signature = (tf.TensorSpec((None, height, width), tf.uint8), tf.TensorSpec((None, loader.max_length), tf.int16))
-    return tf.data.Dataset.from_generator(one_epoch, output_signature=signature).map(to_inputs).prefetch(2)
+    data = tf.data.Dataset.from_generator(one_epoch, output_signature=signature)
+    data = data.apply(tf.data.experimental.assert_cardinality(math.ceil(rows / batch_size)))
+    return data.map(to_inputs).prefetch(2)
 
 
 def warmup_cosine_adam(learning_rate: float, steps: int, warmup: float) -> keras.optimizers.Adam:
@@ -254,7 +259,7 @@ def train_reader(root: str, params: TrainReaderParams) -> ReaderFit:
         validation = tf.data.Dataset.from_tensor_slices((first["images"][:held], first["labels"][:held])).batch(256).map(to_inputs)
     log = EpochLog(params.epochs)
     start = time.perf_counter()
-    history = model.fit(_epoch_dataset(loader, params.batch_size, params.seed, held), epochs=params.epochs,
+    history = model.fit(_epoch_dataset(loader, params.batch_size, params.seed, held, total - held), epochs=params.epochs,
                         validation_data=validation, shuffle=False, verbose=0, callbacks=[log]).history
     return ReaderFit(model=model, history={name: [float(v) for v in values] for name, values in history.items()},
                      seconds_per_epoch=log.seconds, seconds=time.perf_counter() - start,

@@ -388,7 +388,10 @@ def build_report(
     out += _datasets_section(loaded.get("datasets") or {}, sequences_folder)
     if canvas_plots is not None or "canvas_checks" in loaded:
         out += _canvases_section(loaded.get("canvas_checks") or {}, loaded.get("canvases") or {}, Path(canvas_plots) if canvas_plots is not None else None)
-    others = {name: values for name, values in loaded.items() if name not in ("classifier", "banks", "datasets", "canvas_checks", "canvases")}
+    reader_figures = [Path(path) for path in figures if Path(path).parent.name == "reader"]
+    figures = [path for path in figures if Path(path) not in reader_figures]
+    out += _reader_section(loaded.get("reader"), reader_figures)
+    others = {name: values for name, values in loaded.items() if name not in ("classifier", "banks", "datasets", "canvas_checks", "canvases", "reader")}
     if others:
         out.append("<h2>Other metrics</h2>")
         for name, values in others.items():
@@ -420,6 +423,34 @@ def _csv_chart(path: Path) -> str:
     if curve is None:
         return "<p class='note'>no numeric columns to draw</p>"
     return line_chart_svg(curve[0], curve[1], title=path.stem, x_label=x_name)
+
+
+def _reader_section(reader: dict | None, figures: Sequence[Path]) -> list[str]:
+    """The CTC reader (stage ``train_reader``): test exact-sequence accuracy and CER, per length, its loss curve and misreadings."""
+    if not reader and not figures:
+        return []
+    out = ["<h2>Sequence reader (CRNN + CTC, stage <code>train_reader</code>)</h2>"]
+    if reader:
+        test = reader.get("test") or {}
+        out.append(
+            f"<p>Trained on {_esc(reader.get('train_sequences'))} train sequences, read "
+            f"<b>{_fmt(test.get('exact'), '{:.2%}')}</b> of {_esc(test.get('sequences'))} test sequences (real MNIST test digits) "
+            f"exactly; character error rate {_fmt(test.get('cer'), '{:.2%}')}. Decoding: {_esc(reader.get('decoding'))}.</p>"
+        )
+        per_length = test.get("per_length") or {}
+        rows = [[_esc(n), _esc(v.get("sequences")), _fmt(v.get("exact"), "{:.2%}"), _fmt(v.get("cer"), "{:.2%}")]
+                for n, v in per_length.items()]
+        if rows:
+            out.append(_table(["length", "sequences", "exact", "character error rate"], rows))
+    out.append("<div class='cards'>")
+    for path in figures:
+        caption = f"<div><b><code>{_esc(path.name)}</code></b></div>"
+        if path.suffix.lower() == ".png":
+            out.append(f'<div class="card">{caption}<div class="note">misread test sequences</div>{_img(path, path.stem)}</div>')
+        elif path.suffix.lower() == ".csv":
+            out.append(f'<div class="card">{caption}{_csv_chart(path)}</div>')
+    out.append("</div>")
+    return out
 
 
 def _classifier_section(classifier: dict | None, history) -> list[str]:

@@ -79,6 +79,8 @@ def _make_repo(base: Path, mnist_arrays) -> tuple[Path, dict, list[str]]:
     params["canvases"]["splits"]["train"]["count"] = 40
     params["canvases"]["splits"]["test"]["count"] = 20
     params["evaluate_canvases"].update(canvases_checked=20, canvas_previews=4)
+    params["train_reader"].update(epochs=1, batch_size=16, filters=[4, 8], width_pools=2, dense=8, units=4,
+                                  validation_sequences=8, errors_shown=4)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     env = dict(os.environ, DVC_NO_ANALYTICS="1", PYTHONPATH=str(repo))
@@ -177,7 +179,7 @@ def test_a_sequences_change_reruns_exactly_the_sequences_their_evaluation_and_th
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["sequences"]["width"] = 190
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    changed = {"sequences", "evaluate_sequences", "report"}
+    changed = {"sequences", "evaluate_sequences", "train_reader", "report"}  # the reader learns from the sequences
     status = run([*dvc, "status"], repo, env)
     assert set(re.findall(r"^(\w+):", status, flags=re.MULTILINE)) == {"sequences"}  # what changed; the rest follows
     log = run([*dvc, "repro"], repo, env)

@@ -8,6 +8,7 @@ Sub-commands (one module each in :mod:`digitgen.cli`, with ``register(commands)`
     digitgen check-params [params.yaml]
     digitgen sample --generator real|augmented|kde|cvae|ambiguous [--digit D] [--pair A B] [-n N] [--out FILE] [--gif FILE] ...
     digitgen serve [--host 127.0.0.1] [--port 8000] [--models DIR] [--banks DIR] [--data mnist.npz]
+    digitgen read IMAGE [IMAGE ...] [--model data/models/reader.keras] [--invert auto|always|never]
 
 Errors in the input are one line on stderr with exit status 2 (see :mod:`digitgen.entry`).
 """
@@ -17,11 +18,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from digitgen.cli import check_params, dataset, export, sample, sequence, serve
+from digitgen.cli import check_params, dataset, export, read, sample, sequence, serve
 from digitgen.entry import DEBUG_ENV, configure_logging, guarded, quiet_tensorflow
 
 #: Sub-command modules, in the order ``digitgen --help`` lists them.
-COMMANDS = (sequence, dataset, export, check_params, sample, serve)
+COMMANDS = (sequence, dataset, export, check_params, sample, read, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ from digitgen.params.sequences import SequencesParams
 from digitgen.params.train_autoencoder import TrainAutoencoderParams
 from digitgen.params.train_classifier import TrainClassifierParams
 from digitgen.params.train_cvae import TrainCvaeParams
+from digitgen.params.train_reader import TrainReaderParams
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Params:
     latent_report: LatentReportParams = section(LatentReportParams)
     canvases: CanvasesParams = section(CanvasesParams)
     evaluate_canvases: EvaluateCanvasesParams = section(EvaluateCanvasesParams)
+    train_reader: TrainReaderParams = section(TrainReaderParams)
 
 
 #: Section name -> its class.

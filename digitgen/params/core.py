@@ -42,6 +42,7 @@ SECTION_NAMES = (
     "latent_report",
     "canvases",
     "evaluate_canvases",
+    "train_reader",
 )
 #: Largest params file read (the project's is about 11 kB).
 MAX_FILE_BYTES = 1 << 20

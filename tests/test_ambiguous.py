@@ -251,12 +251,12 @@ def test_bad_judge_params_in_params_yaml_are_rejected():
         parse_params({"train_autoencoder": {"judges": [{"filters": [4], "dense": 8, "epochs": 1}, {"filters": [4], "dense": 0, "epochs": 1}]}})
     with pytest.raises(ParamsError, match=r"unknown key train_autoencoder\.judges\[0\]\.layers; valid keys of .* are \['dense', 'epochs', 'filters'\]"):
         parse_params({"train_autoencoder": {"judges": [{"layers": 3}]}})
-    with pytest.raises(ParamsError, match=r"train_autoencoder\.refine_steps == 15, must be 0 when judges is empty"):
+    with pytest.raises(ParamsError, match=r"train_autoencoder\.refine_steps == 30, must be 0 when judges is empty"):
         parse_params({"train_autoencoder": {"judges": []}})
     section = parse_params({"train_autoencoder": {"judges": [], "refine_steps": 0}}).train_autoencoder
     assert section.judges == () and section.refine_steps == 0
     default = parse_params({}).train_autoencoder
-    assert [(j.filters, j.dense, j.epochs) for j in default.judges] == [((16, 32), 64, 1)] * 3 + [((32, 64), 128, 1)] * 2
+    assert [(j.filters, j.dense, j.epochs) for j in default.judges] == [((16, 32), 64, 2)] * 3 + [((32, 64), 128, 2)] * 2
 
 
 def test_save_load_round_trip_gives_identical_samples(fitted, tmp_path):

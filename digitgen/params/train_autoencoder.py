@@ -20,15 +20,15 @@ class JudgeParams:
 
     filters: tuple[int, ...] = setting((16, 32), CNN_RULES["filters"])
     dense: int = setting(64, CNN_RULES["dense"])
-    epochs: int = setting(1, CNN_RULES["epochs"])
+    epochs: int = setting(2, CNN_RULES["epochs"])
 
 
 def _default_judges() -> tuple[JudgeParams, ...]:
-    small, large = JudgeParams((16, 32), 64, 1), JudgeParams((32, 64), 128, 1)
+    small, large = JudgeParams((16, 32), 64, 2), JudgeParams((32, 64), 128, 2)
     return (small, small, small, large, large)
 
 
-#: The default ensemble: three small CNNs and two of the evaluation classifier's size, 1 epoch each.
+#: The default ensemble: three small CNNs and two of the evaluation classifier's size, 2 epochs each.
 DEFAULT_JUDGES = _default_judges()
 _DIGIT = Int(0, 9)
 #: Rule of one class pair ``(a, b)``: a ``pairs`` entry, and the ``pair`` asked of the generator or the CLI.
@@ -74,7 +74,7 @@ class TrainAutoencoderParams:
     pairs: tuple[tuple[int, int], ...] | None = setting(None, AMBIGUOUS_RULES["pairs"])
     weights: tuple[float, ...] = setting(DEFAULT_WEIGHTS, AMBIGUOUS_RULES["weights"])
     judges: tuple[JudgeParams, ...] = setting(DEFAULT_JUDGES, AMBIGUOUS_RULES["judges"])
-    refine_steps: int = setting(15, AMBIGUOUS_RULES["refine_steps"])
+    refine_steps: int = setting(30, AMBIGUOUS_RULES["refine_steps"])
     refine_rate: float = setting(0.05, AMBIGUOUS_RULES["refine_rate"])
     refine_anchor: float = setting(0.1, AMBIGUOUS_RULES["refine_anchor"])
     count: int = setting(5000, Int(1, 1_000_000))

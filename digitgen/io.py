@@ -11,6 +11,7 @@ turning every way a file can be truncated or corrupted into one
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import io
 import json
@@ -317,3 +318,13 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, wh
             done += count
     array = buffer.view(dtype)
     return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
+
+
+def write_history(path: str | os.PathLike, history: dict[str, list[float]]) -> None:
+    """Write a training history as CSV, atomically: one row per epoch, ``epoch`` (from 1) then each metric, rounded to 6 decimals."""
+    names = sorted(history)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["epoch", *names])
+        for epoch, values in enumerate(zip(*(history[name] for name in names)), start=1):
+            writer.writerow([epoch, *(f"{value:.6f}" for value in values)])

@@ -5,7 +5,6 @@ Seconds per epoch go to the log only, so re-runs give identical files.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import platform
@@ -19,23 +18,13 @@ import tensorflow as tf
 from digitgen.classifier import FEATURES_LAYER
 from digitgen.classifier_training import train_classifier
 from digitgen.data.mnist import load_mnist_npz
-from digitgen.io import atomic_path, sha256_file, write_json
+from digitgen.io import sha256_file, write_history, write_json
 from digitgen.params.train_classifier import TrainClassifierParams
 
 logger = logging.getLogger(__name__)
 
 #: Test accuracy the evaluation relies on; a lower figure is logged as a warning.
 TARGET_ACCURACY = 0.99
-
-
-def write_history(path: str | os.PathLike, history: dict[str, list[float]]) -> None:
-    """Write one CSV row per epoch: ``epoch`` (from 1) then each metric, rounded to 6 decimals."""
-    names = sorted(history)
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["epoch", *names])
-        for epoch, values in enumerate(zip(*(history[name] for name in names)), start=1):
-            writer.writerow([epoch, *(f"{value:.6f}" for value in values)])
 
 
 def score_test_split(proba: np.ndarray, labels: np.ndarray) -> dict:

@@ -5,7 +5,6 @@ Wall times go to the log only, so re-runs give identical files.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import platform
@@ -17,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageDraw, ImageFont
 
-from digitgen.io import atomic_path, write_json
+from digitgen.io import atomic_path, write_history, write_json
 from digitgen.keras_io import save_keras
 from digitgen.params.train_reader import TrainReaderParams
 from digitgen.pipeline.common import log_training
@@ -27,16 +26,6 @@ logger = logging.getLogger(__name__)
 
 #: Exact-sequence accuracy on the test split the issue asks for; a lower figure is logged as a warning.
 TARGET_EXACT = 0.98
-
-
-def write_history(path: str | os.PathLike, history: dict[str, list[float]]) -> None:
-    """Write one CSV row per epoch: ``epoch`` (from 1) then each metric, rounded to 6 decimals."""
-    names = sorted(history)
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["epoch", *names])
-        for epoch, values in enumerate(zip(*(history[name] for name in names)), start=1):
-            writer.writerow([epoch, *(f"{value:.6f}" for value in values)])
 
 
 def errors_picture(errors: list[tuple[np.ndarray, str, str]], *, scale: int = 2, gap: int = 4) -> np.ndarray:

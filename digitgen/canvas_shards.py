@@ -20,21 +20,18 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
-import platform
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-import digitgen
 from digitgen import canvas_contract, contract, writer
 from digitgen.canvas import CanvasLayout, compose_canvases
 from digitgen.degrade import degrade
 from digitgen.exports.assemble import write_shard_exports
-from digitgen.io import npz_bytes, sha256_file
+from digitgen.io import npz_bytes
 from digitgen.params.canvases import CanvasesParams
 from digitgen.shards import (
     SourcePool,
@@ -43,6 +40,8 @@ from digitgen.shards import (
     plan_sources,
     png_bytes,
     shard_rng,
+    source_provenance,
+    write_info_file,
 )
 from digitgen.storage import Destination
 from digitgen.writer import ShardDone, ShardTask
@@ -141,16 +140,7 @@ def write_info(destination: Destination, split: str, params: CanvasesParams, spe
         "max_digits": params.max_digits,
         "max_iou": params.max_iou,
         "parameters": _jsonable(asdict(params)),
-        "sources": [
-            {
-                "name": spec.name,
-                "weight": spec.weight,
-                "file": Path(spec.path).name,
-                "sha256": sha256_file(spec.path),
-                "digits_from": f"mnist {spec.mnist_split} split" if spec.mnist_split else "generated bank (fitted on the training split)",
-            }
-            for spec in specs
-        ],
+        "sources": source_provenance(specs),
         "statistics": {
             "digit_counts": totals["digits"],
             "number_counts": totals["numbers"],
@@ -159,9 +149,8 @@ def write_info(destination: Destination, split: str, params: CanvasesParams, spe
             "numbers_dropped": dropped,
             "canvases_reduced": reduced,
         },
-        "versions": {"digitgen": digitgen.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }
-    destination.write("info.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    write_info_file(destination, info)
 
 
 #: The canvas datasets, for :mod:`digitgen.writer`.

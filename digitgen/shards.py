@@ -352,23 +352,33 @@ def _write_info(
         "image_shape": [params.height, params.width],
         "max_length": params.length.max,
         "parameters": _jsonable(asdict(params)),
-        "sources": [
-            {
-                "name": spec.name,
-                "weight": spec.weight,
-                "file": Path(spec.path).name,
-                "sha256": sha256_file(spec.path),
-                "digits_from": f"mnist {spec.mnist_split} split" if spec.mnist_split else "generated bank (fitted on the training split)",
-            }
-            for spec in specs
-        ],
+        "sources": source_provenance(specs),
         "statistics": {
             "digit_counts": totals["digits"],
             "length_counts": totals["lengths"],
             "source_counts": dict(zip([spec.name for spec in specs], totals["sources"])),
         },
-        "versions": {"digitgen": digitgen.__version__, "numpy": np.__version__, "python": platform.python_version()},
     }
+    write_info_file(destination, info)
+
+
+def source_provenance(specs: list[SourceSpec]) -> list[dict]:
+    """Each digit source of a split as ``info.json`` lists it: name, weight, file name, SHA-256, where its digits come from."""
+    return [
+        {
+            "name": spec.name,
+            "weight": spec.weight,
+            "file": Path(spec.path).name,
+            "sha256": sha256_file(spec.path),
+            "digits_from": f"mnist {spec.mnist_split} split" if spec.mnist_split else "generated bank (fitted on the training split)",
+        }
+        for spec in specs
+    ]
+
+
+def write_info_file(destination: Destination, info: dict) -> None:
+    """Write a split's ``info.json`` (sorted keys, the versions that made it added, no timestamps)."""
+    info = {**info, "versions": {"digitgen": digitgen.__version__, "numpy": np.__version__, "python": platform.python_version()}}
     destination.write("info.json", (json.dumps(info, indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
 
